@@ -111,11 +111,11 @@ export const ConfigSchema = z
       .describe('run name; the default output directory is results/<name>'),
     description: z.string().optional().describe('free text, copied into the run'),
     seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
-    data: DataSchema,
-    model: ModelSchema,
-    optimizer: OptimizerSchema.prefault({}),
-    training: TrainingSchema.prefault({}),
-    tracking: TrackingSchema.prefault({}),
+    data: DataSchema.describe('the dataset'),
+    model: ModelSchema.describe('the network; `type` selects its kind'),
+    optimizer: OptimizerSchema.prefault({}).describe('SGD and its learning-rate schedule'),
+    training: TrainingSchema.prefault({}).describe('length, batch size and evaluation cadence'),
+    tracking: TrackingSchema.prefault({}).describe('what is measured besides loss and accuracy (Figure 1 b, c)'),
   })
   .superRefine((cfg, ctx) => {
     const { hidden } = cfg.model;

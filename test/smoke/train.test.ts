@@ -1,0 +1,131 @@
+/**
+ * Smoke training on real MNIST through the real CLI: a few hundred steps of
+ * both Figure-1 networks (configs/ci/), checking the run directory and that
+ * BN is already well ahead of the baseline at the same step.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const BIN = path.join(ROOT, 'bin', 'bnrun.js');
+
+function bnrun(args: string[]) {
+  return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8' });
+}
+
+function readCsv(file: string): Record<string, string>[] {
+  const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const cols = header.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])));
+}
+
+interface Summary {
+  status: string;
+  steps: number;
+  backend: { name: string };
+  final: { accuracy: number; statistics: string; populationBatches: number; movingAverage: { accuracy: number } | null } | null;
+  maxAccuracy: { accuracy: number; step: number };
+}
+
+describe('smoke training on real MNIST (configs/ci)', () => {
+  let tmp: string;
+  const runs: Record<string, { dir: string; metrics: Record<string, string>[]; summary: Summary }> = {};
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-smoke-'));
+    for (const net of ['mnist-bn', 'mnist-baseline']) {
+      const dir = path.join(tmp, net);
+      const r = bnrun(['train', `configs/ci/${net}.json`, '--out', dir, '--no-progress']);
+      assert.equal(r.status, 0, `${net} failed: ${r.stderr}`);
+      assert.match(r.stdout, /backend: (wasm|tensorflow|cpu)/);
+      runs[net] = {
+        dir,
+        metrics: readCsv(path.join(dir, 'metrics.csv')),
+        summary: JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary,
+      };
+    }
+  });
+
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('logs an evaluation at step 0 and every evalEvery steps', () => {
+    for (const { metrics } of Object.values(runs)) {
+      assert.deepEqual(metrics.map((r) => Number(r.step)), [0, 100, 200, 300]);
+      for (const r of metrics.slice(1)) {
+        assert.ok(Number(r.train_loss) > 0 && Number(r.test_loss) > 0);
+        assert.equal(Number(r.lr), 0.5);
+      }
+    }
+  });
+
+  it('logs the 15/50/85th percentiles of the tracked sigmoid inputs', () => {
+    const rows = readCsv(path.join(runs['mnist-bn'].dir, 'activations.csv'));
+    assert.deepEqual(Object.keys(rows[0]), ['step', 'layer', 'unit', 'p15', 'p50', 'p85']);
+    assert.equal(rows.length, 4 * 3);
+    for (const r of rows) {
+      assert.equal(r.layer, '2');
+      assert.ok(Number(r.p15) <= Number(r.p50) && Number(r.p50) <= Number(r.p85), JSON.stringify(r));
+    }
+  });
+
+  it('the BN net is well above chance and ahead of the baseline at the same step', () => {
+    const acc = (net: string, step: number) => Number(runs[net].metrics.find((r) => Number(r.step) === step)?.test_accuracy);
+    for (const step of [100, 200, 300]) {
+      assert.ok(acc('mnist-bn', step) > acc('mnist-baseline', step), `step ${step}: BN ${acc('mnist-bn', step)} vs baseline ${acc('mnist-baseline', step)}`);
+    }
+    assert.ok(acc('mnist-bn', 300) > 0.8, `BN accuracy at step 300 is ${acc('mnist-bn', 300)}`);
+  });
+
+  it('ends with the exact Algorithm-2 evaluation beside the moving-average one', () => {
+    const s = runs['mnist-bn'].summary;
+    assert.equal(s.status, 'completed');
+    assert.equal(s.steps, 300);
+    assert.ok(s.final);
+    assert.equal(s.final.statistics, 'population');
+    assert.equal(s.final.populationBatches, 50);
+    assert.ok(s.final.movingAverage);
+    // Both estimate the same population; after 300 steps they agree within a couple of points.
+    assert.ok(Math.abs(s.final.accuracy - s.final.movingAverage.accuracy) < 0.03);
+    assert.equal(runs['mnist-baseline'].summary.final?.movingAverage, null);
+  });
+
+  it('refuses to overwrite an existing run and leaves it intact', () => {
+    const dir = runs['mnist-bn'].dir;
+    const before = fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8');
+    const r = bnrun(['train', 'configs/ci/mnist-bn.json', '--out', dir, '--no-progress']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /already holds a run/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.equal(fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8'), before);
+  });
+});
+
+describe('CLI usage', () => {
+  it('--help works for every command', () => {
+    for (const args of [['--help'], ['train', '--help'], ['validate', '--help']]) {
+      const r = bnrun(args);
+      assert.equal(r.status, 0, args.join(' '));
+      assert.match(r.stdout, /Usage: bnrun/);
+    }
+  });
+
+  it('validate accepts the shipped configs', () => {
+    for (const f of ['configs/mnist-bn.json', 'configs/mnist-baseline.json', 'configs/ci/mnist-bn.json', 'configs/ci/mnist-baseline.json']) {
+      const r = bnrun(['validate', f]);
+      assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+    }
+  });
+
+  it('a bad flag or config exits 2 with one line', () => {
+    const bad = bnrun(['train', 'configs/ci/mnist-bn.json', '--steps', 'ten']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--steps expects a positive integer/);
+    const missing = bnrun(['train', 'configs/nope.json']);
+    assert.equal(missing.status, 2);
+    assert.equal(missing.stderr.trim(), 'bnrun: config file configs/nope.json not found');
+  });
+});
