@@ -3,23 +3,10 @@
  * followed by BN drops it: BN's beta takes its role (paper 3.2).
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerGradientOverrides } from '../kernels/gradients';
 
-import { customGrad, Saver } from './custom-grad';
-
-/**
- * x·W whose gradient uses explicit transposes. tfjs-wasm's matMul is fast only
- * when neither operand is flagged as transposed, and the stock gradient uses
- * transposed operands: this cut an MNIST step from ~12 ms to ~4 ms.
- */
-const matMulOp = customGrad((x: tf.Tensor2D, w: tf.Tensor2D, save: Saver) => {
-  save([x, w]);
-  return {
-    value: tf.matMul(x, w),
-    gradFunc: (dy, [xs, ws]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)],
-  };
-});
-
-export const matMul = (x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D => matMulOp(x, w) as tf.Tensor2D;
+// The matMul gradient decides most of a training step's time on wasm.
+registerGradientOverrides();
 
 export class Dense {
   readonly w: tf.Variable<tf.Rank.R2>;
@@ -39,7 +26,7 @@ export class Dense {
   }
 
   apply(u: tf.Tensor2D): tf.Tensor2D {
-    const wu = matMul(u, this.w);
-    return this.b ? tf.add(wu, this.b) : wu;
+    const wu = tf.matMul(u, this.w) as tf.Tensor2D;
+    return this.b ? (tf.add(wu, this.b) as tf.Tensor2D) : wu;
   }
 }
