@@ -7,6 +7,20 @@ import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
 
+/** Networks the paper reports on (section 4), so results can be set beside the published numbers. */
+export const PAPER_NETWORKS = [
+  'mnist-baseline',
+  'mnist-bn',
+  'inception',
+  'bn-baseline',
+  'bn-x5',
+  'bn-x30',
+  'bn-x5-sigmoid',
+  'inception-x5',
+  'inception-sigmoid',
+] as const;
+export type PaperNetwork = (typeof PAPER_NETWORKS)[number];
+
 export const DataSchema = z.strictObject({
   dataset: z
     .enum(['mnist', 'fashion-mnist'])
@@ -110,6 +124,10 @@ export const ConfigSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
       .describe('run name; the default output directory is results/<name>'),
     description: z.string().optional().describe('free text, copied into the run'),
+    paper: z
+      .enum(PAPER_NETWORKS)
+      .optional()
+      .describe('the paper network this config reproduces; `bnrun compare` prints the published numbers beside it'),
     seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
     data: DataSchema.describe('the dataset'),
     model: ModelSchema.describe('the network; `type` selects its kind'),
