@@ -6,8 +6,10 @@
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, BackendRequest, selectBackend } from './backend';
-import { loadConfig, Overrides } from './config/load';
-import { BnrunError } from './errors';
+import { loadConfig, Overrides, validateConfig } from './config/load';
+import { Config } from './config/schema';
+import { BnrunError, ConfigError } from './errors';
+import { RunDir } from './logging/run';
 import { train } from './train/train';
 
 function positiveInt(flag: string) {
@@ -27,6 +29,7 @@ function nonNegativeInt(flag: string) {
 }
 
 interface TrainFlags {
+  resume?: string;
   steps?: number;
   seed?: number;
   evalEvery?: number;
@@ -35,14 +38,28 @@ interface TrainFlags {
   progress: boolean;
 }
 
-async function trainCommand(configFile: string, flags: TrainFlags): Promise<void> {
+/** The config and run directory of a new run, or of the run to resume. */
+function resolveRun(configFile: string | undefined, flags: TrainFlags): { config: Config; outDir: string } {
+  if (flags.resume !== undefined) {
+    const fixed = (['steps', 'seed', 'evalEvery', 'out'] as const).filter((k) => flags[k] !== undefined);
+    if (configFile !== undefined || fixed.length > 0) {
+      throw new ConfigError(`--resume continues a run exactly as it was configured; drop ${configFile !== undefined ? 'the config argument' : `--${fixed[0].replace('evalEvery', 'eval-every')}`}`);
+    }
+    return { config: validateConfig(RunDir.readConfig(flags.resume), path.join(flags.resume, 'config.json')), outDir: flags.resume };
+  }
+  if (configFile === undefined) throw new ConfigError('train needs a config file, or --resume <run-dir>');
   const overrides: Overrides = { 'training.steps': flags.steps, seed: flags.seed, 'training.evalEvery': flags.evalEvery };
   const config = loadConfig(configFile, overrides);
+  return { config, outDir: flags.out ?? path.join('results', config.name) };
+}
+
+async function trainCommand(configFile: string | undefined, flags: TrainFlags): Promise<void> {
+  const { config, outDir } = resolveRun(configFile, flags);
   const backend = await selectBackend(flags.backend);
-  const outDir = flags.out ?? path.join('results', config.name);
   console.log(`backend: ${backend.name} (${backend.reason})`);
-  console.log(`run: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
-  const s = await train({ config, outDir, backend, tty: flags.progress ? undefined : false });
+  const what = flags.resume !== undefined ? 'resuming' : 'run';
+  console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
+  const s = await train({ config, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false });
   const final = s.final;
   const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%` : 'no final evaluation';
   const best = s.maxAccuracy ? `, max ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
@@ -64,7 +81,8 @@ export function buildProgram(): Command {
   program
     .command('train')
     .description('train the network a config describes and log metrics to a run directory')
-    .argument('<config>', 'config file (.json, .yaml or .yml)')
+    .argument('[config]', 'config file (.json, .yaml or .yml)')
+    .option('--resume <run-dir>', 'continue an interrupted run from its last checkpoint')
     .option('--steps <n>', 'override training.steps', positiveInt('--steps'))
     .option('--seed <n>', 'override seed', nonNegativeInt('--seed'))
     .option('--eval-every <n>', 'override training.evalEvery', positiveInt('--eval-every'))

@@ -94,6 +94,10 @@ export const TrainingSchema = z.strictObject({
   populationBatches: positiveInt
     .default(1000)
     .describe('training mini-batches averaged for the final exact population statistics (Algorithm 2)'),
+  checkpointEvery: z
+    .union([positiveInt, z.literal('auto')])
+    .default('auto')
+    .describe('steps between checkpoints; "auto": one a minute, so an interruption loses at most about a minute'),
 });
 
 export const TrackingSchema = z.strictObject({

@@ -52,3 +52,30 @@ function formatCell(v: Cell): string {
   if (!Number.isFinite(v)) return String(v);
   return String(Number(v.toPrecision(7)));
 }
+
+/**
+ * Rewrites a CSV keeping the header and the complete rows that pass `keep`
+ * (a row cut short by a crash is dropped); returns the kept rows. Atomic.
+ */
+export function keepCompleteRows(file: string, columns: string[], keep: (row: Record<string, string>) => boolean): Record<string, string>[] {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  // Only newline-terminated lines are complete.
+  const lines = text.split('\n').slice(0, -1);
+  const kept: Record<string, string>[] = [];
+  const out = [stringify([columns])];
+  for (const line of lines.slice(1)) {
+    const cells = line.split(',');
+    if (cells.length !== columns.length) continue;
+    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
+    if (!keep(row)) continue;
+    kept.push(row);
+    out.push(line + '\n');
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, out.join(''));
+  const fd = fs.openSync(tmp, 'r');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+  return kept;
+}

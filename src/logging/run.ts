@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
-import { CsvAppender, writeJsonAtomic } from './files';
+import { CsvAppender, keepCompleteRows, writeJsonAtomic } from './files';
+import { RunLock } from './lock';
 
 export const METRICS_COLUMNS = ['step', 'lr', 'train_loss', 'test_loss', 'test_accuracy', 'elapsed_s', 'steps_per_s', 'event'];
 
@@ -19,7 +20,7 @@ export interface MetricsRow {
   testAccuracy: number | null;
   elapsedS: number;
   stepsPerS: number | null;
-  event?: 'diverged' | 'interrupted';
+  event?: 'diverged';
 }
 
 export function activationColumns(percentiles: number[]): string[] {
@@ -33,6 +34,7 @@ export class RunDir {
   private constructor(
     readonly dir: string,
     private readonly percentiles: number[],
+    private readonly lock: RunLock,
   ) {
     this.metrics = new CsvAppender(path.join(dir, 'metrics.csv'), METRICS_COLUMNS);
     this.activations = new CsvAppender(path.join(dir, 'activations.csv'), activationColumns(percentiles));
@@ -40,12 +42,36 @@ export class RunDir {
 
   /** Starts a new run; an existing run is never overwritten. */
   static create(dir: string, config: Config): RunDir {
-    if (fs.existsSync(path.join(dir, 'metrics.csv')) || fs.existsSync(path.join(dir, 'summary.json'))) {
-      throw new ConfigError(`${dir} already holds a run; choose another --out, or delete that directory to start over`);
-    }
     fs.mkdirSync(dir, { recursive: true });
+    const lock = RunLock.acquire(dir);
+    if (['metrics.csv', 'summary.json', 'config.json'].some((f) => fs.existsSync(path.join(dir, f)))) {
+      lock.release();
+      throw new ConfigError(`${dir} already holds a run; continue it with \`bnrun train --resume ${dir}\`, or choose another --out`);
+    }
     writeJsonAtomic(path.join(dir, 'config.json'), config);
-    return new RunDir(dir, config.tracking.percentiles);
+    return new RunDir(dir, config.tracking.percentiles, lock);
+  }
+
+  /**
+   * Reopens a run to continue after `step` (its last checkpoint, 0 for none):
+   * rows logged after it are dropped, so every step appears exactly once.
+   */
+  static resume(dir: string, config: Config, step: number): { run: RunDir; rows: Record<string, string>[] } {
+    const lock = RunLock.acquire(dir);
+    const rows = keepCompleteRows(path.join(dir, 'metrics.csv'), METRICS_COLUMNS, (r) => Number(r.step) <= step);
+    keepCompleteRows(path.join(dir, 'activations.csv'), activationColumns(config.tracking.percentiles), (r) => Number(r.step) <= step);
+    return { run: new RunDir(dir, config.tracking.percentiles, lock), rows };
+  }
+
+  /** The resolved config a run was started with. */
+  static readConfig(dir: string): unknown {
+    const file = path.join(dir, 'config.json');
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ConfigError(`${file}: ${code === 'ENOENT' ? 'not found; is this a bnrun run directory?' : `unreadable (${(e as Error).message})`}`);
+    }
   }
 
   logMetrics(r: MetricsRow): void {
@@ -76,5 +102,6 @@ export class RunDir {
   close(): void {
     this.metrics.close();
     this.activations.close();
+    this.lock.release();
   }
 }

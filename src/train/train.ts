@@ -1,35 +1,40 @@
 /**
  * The training loop, top to bottom: data, network, SGD steps, an evaluation
- * every `evalEvery` steps, and at the end Algorithm 2's population pass and
- * the final numbers. Everything it learns goes to the run directory as it goes.
+ * every `evalEvery` steps, checkpoints, and at the end Algorithm 2's
+ * population pass and the final numbers. Everything it learns goes to the run
+ * directory as it goes, so an interrupted run keeps what it wrote and resumes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
 import { Batcher, upload } from '../data/batches';
 import { loadMnist } from '../data/mnist';
-import { DivergedError } from '../errors';
+import { BnrunError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
 import { RunDir } from '../logging/run';
 import { firstStepReaching, maxAccuracy } from '../metrics';
 import { buildNetwork } from '../networks/build';
-import { parameterCount } from '../networks/network';
+import { Network, parameterCount } from '../networks/network';
 import { Rng } from '../rng';
+import { CHECKPOINT_FILE, loadCheckpoint, LoopState, NamedVariable, restoreVariables, saveCheckpoint } from './checkpoint';
 import { computePopulationStatistics, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
+import { StopSignal } from './signals';
 import { trainStep } from './step';
 
 export interface TrainOptions {
   config: Config;
   outDir: string;
   backend: BackendInfo;
+  /** Continue the run in outDir from its last checkpoint instead of starting one. */
+  resume?: boolean;
   /** Show a progress bar (default: when stderr is a terminal). */
   tty?: boolean;
 }
 
 export interface RunSummary {
   name: string;
-  status: 'completed' | 'diverged';
+  status: 'completed' | 'diverged' | 'interrupted';
   dataset: string;
   network: { type: string; batchNorm: boolean; activation: string; parameters: number };
   backend: BackendInfo;
@@ -50,22 +55,33 @@ export interface RunSummary {
   maxAccuracy: { accuracy: number; step: number } | null;
   firstStepReaching: Record<string, number | null>;
   diverged: { step: number } | null;
+  /** Steps at which this run was resumed from a checkpoint. */
+  resumedAt: number[];
   versions: { node: string; tfjs: string };
-  startedAt: string;
   finishedAt: string;
 }
+
+/** Raised when a signal stopped the run at a step boundary; the CLI exits 128 + signal number. */
+export class InterruptedError extends BnrunError {}
+
+const AUTO_CHECKPOINT_SECONDS = 60;
 
 function trackSpec(cfg: Config): TrackSpec {
   const { layer, units, percentiles } = cfg.tracking;
   return { layer: layer === 'last' ? cfg.model.hidden.length - 1 : layer, units, percentiles };
 }
 
+/** Everything a checkpoint must restore: trained weights and BN statistics. */
+function stateVariables(net: Network): NamedVariable[] {
+  return [
+    ...net.trainable,
+    ...net.batchNorms.flatMap((bn) => bn.statistics.map((variable, i) => ({ name: `${bn.name}/stat${i}`, variable }))),
+  ];
+}
+
 export async function train(opts: TrainOptions): Promise<RunSummary> {
   const cfg = opts.config;
-  const { steps, batchSize, evalEvery } = cfg.training;
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const seconds = () => (performance.now() - t0) / 1000;
+  const { steps, batchSize, evalEvery, checkpointEvery } = cfg.training;
 
   const data = loadMnist(cfg.data);
   const trainSet = upload(data.train, data.classes);
@@ -74,59 +90,91 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const net = buildNetwork(cfg.model, rng.fork('init'));
   const batcher = new Batcher(trainSet, batchSize, rng.fork('data'));
   const track = trackSpec(cfg);
-  const run = RunDir.create(opts.outDir, cfg);
-  const progress = new Progress(steps, opts.tty);
-  const history: { step: number; accuracy: number }[] = [];
-  const bnMonitor = net.batchNorms.length > 0 ? 'moving' : 'population';
+  // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
+  const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
 
-  // Losses since the last evaluation, and training time without evaluations.
-  let lossSum = 0;
-  let lossCount = 0;
-  let trainSeconds = 0;
-  let sinceEvalSeconds = 0;
+  let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0 };
+  const history: { step: number; accuracy: number }[] = [];
+  const resumedAt: number[] = [];
+  let run: RunDir;
+  if (opts.resume) {
+    const ckpt = loadCheckpoint(opts.outDir);
+    if (ckpt) {
+      restoreVariables(ckpt, stateVariables(net), `${opts.outDir}/${CHECKPOINT_FILE}`);
+      batcher.restore(ckpt.header.batcher);
+      loop = ckpt.header.loop;
+    }
+    const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
+    run = reopened.run;
+    for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
+    resumedAt.push(loop.step);
+  } else {
+    run = RunDir.create(opts.outDir, cfg);
+  }
+
+  const t0 = performance.now() - loop.elapsedSeconds * 1000;
+  const seconds = () => (performance.now() - t0) / 1000;
+  const progress = new Progress(steps, opts.tty);
+  const stop = new StopSignal();
+  let lastCheckpoint = performance.now();
   let diverged: { step: number } | null = null;
 
   const record = (step: number) => {
-    const ev = evaluate(net, testSet, bnMonitor, track);
-    const trainLoss = lossCount > 0 ? lossSum / lossCount : null;
-    const stepsPerS = lossCount > 0 ? lossCount / sinceEvalSeconds : null;
+    const ev = evaluate(net, testSet, monitorMode, track);
+    const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
+    const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
     history.push({ step, accuracy: ev.accuracy });
     run.logMetrics({ step, lr: learningRateAt(cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: seconds(), stepsPerS });
     run.logActivations(step, track.layer, track.units, ev.unitPercentiles);
     progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, seconds());
-    lossSum = 0;
-    lossCount = 0;
-    sinceEvalSeconds = 0;
+    Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
   };
+  const checkpoint = () => {
+    saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds() }, batcher.state, stateVariables(net));
+    lastCheckpoint = performance.now();
+  };
+  const checkpointDue = (step: number) =>
+    checkpointEvery === 'auto' ? performance.now() - lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % checkpointEvery === 0;
 
-  progress.start(0);
-  record(0);
+  progress.start(loop.step);
   try {
-    for (let step = 1; step <= steps; step++) {
+    if (loop.step === 0 && history.length === 0) record(0);
+    while (loop.step < steps) {
+      const step = loop.step + 1;
       const lr = learningRateAt(cfg.optimizer, step - 1);
       const tStep = performance.now();
       const batch = batcher.next();
       const loss = trainStep(net, batch, lr);
       tf.dispose([batch.x, batch.y]);
       const dt = (performance.now() - tStep) / 1000;
-      trainSeconds += dt;
-      sinceEvalSeconds += dt;
       if (!Number.isFinite(loss)) {
         diverged = { step };
         run.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: seconds(), stepsPerS: null, event: 'diverged' });
         break;
       }
-      lossSum += loss;
-      lossCount += 1;
+      loop.step = step;
+      loop.trainSeconds += dt;
+      loop.sinceEvalSeconds += dt;
+      loop.lossSum += loss;
+      loop.lossCount += 1;
       progress.tick(step);
       if (step % evalEvery === 0 || step === steps) record(step);
+      if (checkpointDue(step)) checkpoint();
+      // Signals are delivered only when the event loop runs; it gets a turn between steps.
+      if (await stop.requested()) {
+        checkpoint();
+        break;
+      }
     }
   } finally {
     progress.stop();
+    stop.dispose();
   }
 
+  const interrupted = stop.signal !== null && !diverged && loop.step < steps;
   let final: RunSummary['final'] = null;
-  if (!diverged) {
+  if (!diverged && !interrupted) {
+    checkpoint();
     const moving = net.batchNorms.length > 0 ? evaluate(net, testSet, 'moving', track) : null;
     const population = computePopulationStatistics(net, new Batcher(trainSet, batchSize, rng.fork('population')), cfg.training.populationBatches);
     const exact = evaluate(net, testSet, 'population', track);
@@ -145,22 +193,22 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     };
   }
 
-  const completedSteps = diverged ? diverged.step : steps;
+  const completedSteps = diverged ? diverged.step : loop.step;
   const summary: RunSummary = {
     name: cfg.name,
-    status: diverged ? 'diverged' : 'completed',
+    status: diverged ? 'diverged' : interrupted ? 'interrupted' : 'completed',
     dataset: data.name,
     network: { type: cfg.model.type, batchNorm: cfg.model.batchNorm, activation: cfg.model.activation, parameters: parameterCount(net) },
     backend: opts.backend,
     steps: completedSteps,
     wallTimeS: Number(seconds().toFixed(3)),
-    trainMsPerStep: Number(((trainSeconds * 1000) / Math.max(1, completedSteps)).toFixed(4)),
+    trainMsPerStep: Number(((loop.trainSeconds * 1000) / Math.max(1, loop.step)).toFixed(4)),
     final,
     maxAccuracy: maxAccuracy(history),
     firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
     diverged,
+    resumedAt,
     versions: { node: process.version, tfjs: tf.version.tfjs },
-    startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
   };
   run.writeSummary(summary);
@@ -168,6 +216,12 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   tf.dispose([trainSet.x, trainSet.y, testSet.x, testSet.y]);
   if (diverged) {
     throw new DivergedError(diverged.step, `${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
+  }
+  if (interrupted && stop.signal) {
+    throw new InterruptedError(
+      `${stop.signal} at step ${loop.step}: checkpoint and logs saved; continue with \`bnrun train --resume ${opts.outDir}\``,
+      stop.exitCode,
+    );
   }
   return summary;
 }

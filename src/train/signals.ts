@@ -1,0 +1,44 @@
+/**
+ * SIGINT/SIGTERM stop the loop at the next step boundary, so the run can
+ * checkpoint and flush before exiting. A second signal exits at once (what
+ * was logged is already on disk, row by row).
+ */
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignalName = keyof typeof EXIT_CODES;
+
+/** How often the loop lets the event loop run so a pending signal is seen. */
+const YIELD_EVERY_MS = 50;
+
+export class StopSignal {
+  signal: StopSignalName | null = null;
+  private lastYield = performance.now();
+  private readonly handlers: [StopSignalName, () => void][];
+
+  constructor() {
+    this.handlers = (Object.keys(EXIT_CODES) as StopSignalName[]).map((name) => {
+      const handler = () => {
+        if (this.signal !== null) process.exit(EXIT_CODES[name]);
+        this.signal = name;
+      };
+      process.on(name, handler);
+      return [name, handler];
+    });
+  }
+
+  /** True once a signal arrived; yields to the event loop at most every YIELD_EVERY_MS. */
+  async requested(): Promise<boolean> {
+    if (performance.now() - this.lastYield >= YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.lastYield = performance.now();
+    }
+    return this.signal !== null;
+  }
+
+  get exitCode(): number {
+    return this.signal ? EXIT_CODES[this.signal] : 1;
+  }
+
+  dispose(): void {
+    for (const [name, handler] of this.handlers) process.off(name, handler);
+  }
+}
