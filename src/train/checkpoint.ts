@@ -23,6 +23,8 @@ export interface LoopState {
   trainSeconds: number;
   sinceEvalSeconds: number;
   elapsedSeconds: number;
+  /** Steps this run was resumed from, oldest first. */
+  resumedAt: number[];
 }
 
 export interface CheckpointHeader {

@@ -93,9 +93,8 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
   const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
 
-  let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0 };
+  let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
   const history: { step: number; accuracy: number }[] = [];
-  const resumedAt: number[] = [];
   let run: RunDir;
   if (opts.resume) {
     const ckpt = loadCheckpoint(opts.outDir);
@@ -107,7 +106,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
     run = reopened.run;
     for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
-    resumedAt.push(loop.step);
+    loop.resumedAt = [...loop.resumedAt, loop.step];
   } else {
     run = RunDir.create(opts.outDir, cfg);
   }
@@ -207,7 +206,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     maxAccuracy: maxAccuracy(history),
     firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
     diverged,
-    resumedAt,
+    resumedAt: loop.resumedAt,
     versions: { node: process.version, tfjs: tf.version.tfjs },
     finishedAt: new Date().toISOString(),
   };
