@@ -104,6 +104,33 @@ describe('smoke training on real MNIST (configs/ci)', () => {
   });
 });
 
+describe('divergence', () => {
+  it('a run whose loss becomes NaN stops cleanly: diverged in summary and metrics, exit 1, one line', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-diverge-'));
+    try {
+      // A ReLU net at learning rate 50 overflows within a few steps (sigmoids would only saturate).
+      const cfg = path.join(tmp, 'diverge.yaml');
+      fs.writeFileSync(cfg, `extends: ${path.join(ROOT, 'configs/ci/mnist-baseline.json')}\nname: diverge\nmodel:\n  activation: relu\noptimizer:\n  learningRate: 50\n`);
+      const dir = path.join(tmp, 'run');
+      const r = bnrun(['train', cfg, '--out', dir, '--no-progress']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr.trim(), /^bnrun: diverge: loss became NaN\/Inf at step (\d+); lower optimizer\.learningRate/);
+      const step = Number(/at step (\d+)/.exec(r.stderr)?.[1]);
+      const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { status: string; diverged: { step: number }; final: unknown };
+      assert.equal(summary.status, 'diverged');
+      assert.equal(summary.diverged.step, step);
+      assert.equal(summary.final, null);
+      const metrics = readCsv(path.join(dir, 'metrics.csv'));
+      const last = metrics[metrics.length - 1];
+      assert.equal(last.event, 'diverged');
+      assert.equal(Number(last.step), step);
+      assert.equal(metrics[0].step, '0');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('CLI usage', () => {
   it('--help works for every command', () => {
     for (const args of [['--help'], ['train', '--help'], ['validate', '--help']]) {
