@@ -21,6 +21,7 @@ import { Batcher, upload } from '../src/data/batches';
 import { loadMnist } from '../src/data/mnist';
 import { buildNetwork } from '../src/networks/build';
 import { Rng } from '../src/rng';
+import { Sgd } from '../src/train/optimizer';
 import { trainStep } from '../src/train/step';
 import { train } from '../src/train/train';
 
@@ -55,12 +56,13 @@ function timeSteps(cfg: Config, warmup: number, timed: number): number {
   const trainSet = upload(data.train, data.classes);
   const rng = new Rng(cfg.seed);
   const net = buildNetwork(cfg.model, rng.fork('init'));
+  const optimizer = new Sgd(cfg.optimizer, net.trainable);
   const batcher = new Batcher(trainSet, cfg.training.batchSize, rng.fork('data'));
   const times: number[] = [];
   for (let i = 0; i < warmup + timed; i++) {
     const t = performance.now();
     const batch = batcher.next();
-    trainStep(net, batch, cfg.optimizer.learningRate);
+    trainStep(net, optimizer, batch, cfg.optimizer.learningRate);
     tf.dispose([batch.x, batch.y]);
     if (i >= warmup) times.push(performance.now() - t);
   }

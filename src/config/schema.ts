@@ -82,8 +82,19 @@ export const DecaySchema = z.strictObject({
 });
 
 export const OptimizerSchema = z.strictObject({
-  type: z.literal('sgd').default('sgd').describe('plain mini-batch stochastic gradient descent'),
+  type: z.literal('sgd').default('sgd').describe('mini-batch stochastic gradient descent'),
   learningRate: z.number().positive().default(0.5).describe('initial learning rate (the paper does not give it for MNIST; see the README sweep)'),
+  momentum: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0)
+    .describe('momentum coefficient mu (TensorFlow form: v = mu v + g; w -= lr v); 0 is plain SGD'),
+  weightDecay: z
+    .number()
+    .nonnegative()
+    .default(0)
+    .describe('L2 weight lambda: adds lambda w to the gradient of every weight matrix and kernel (not biases, gamma, beta)'),
   decay: DecaySchema.optional().describe('exponential learning-rate decay; absent: constant rate'),
 });
 

@@ -10,7 +10,7 @@ import { BatchNorm, BnMode } from '../layers/batchnorm';
 import { Dense } from '../layers/dense';
 import { gaussianWeights } from '../layers/init';
 import { Rng } from '../rng';
-import { ForwardResult, Network } from './network';
+import { ForwardResult, Network, Parameter } from './network';
 
 interface HiddenLayer {
   dense: Dense;
@@ -38,15 +38,13 @@ export class Mlp implements Network {
     this.output = new Dense('output', gaussianWeights([last, cfg.classes], std, distribution, rng) as tf.Tensor2D, true);
   }
 
-  get trainable(): { name: string; variable: tf.Variable }[] {
-    const params: { name: string; variable: tf.Variable }[] = [];
-    for (const { dense, bn } of this.hidden) {
-      params.push({ name: `${dense.name}/W`, variable: dense.w });
-      if (dense.b) params.push({ name: `${dense.name}/b`, variable: dense.b });
-      if (bn) params.push({ name: `${bn.name}/gamma`, variable: bn.gamma }, { name: `${bn.name}/beta`, variable: bn.beta });
+  get trainable(): Parameter[] {
+    const params: Parameter[] = [];
+    for (const { dense, bn } of [...this.hidden, { dense: this.output, bn: null }]) {
+      params.push({ name: `${dense.name}/W`, variable: dense.w, decay: true });
+      if (dense.b) params.push({ name: `${dense.name}/b`, variable: dense.b, decay: false });
+      if (bn) params.push({ name: `${bn.name}/gamma`, variable: bn.gamma, decay: false }, { name: `${bn.name}/beta`, variable: bn.beta, decay: false });
     }
-    params.push({ name: 'output/W', variable: this.output.w });
-    if (this.output.b) params.push({ name: 'output/b', variable: this.output.b });
     return params;
   }
 

@@ -8,9 +8,16 @@ export interface ForwardResult {
   preActivations: tf.Tensor2D[];
 }
 
+/** A trained variable, named for checkpoints and reports. */
+export interface Parameter {
+  name: string;
+  variable: tf.Variable;
+  /** Subject to L2 weight decay: weight matrices and kernels, not biases or BN's gamma and beta. */
+  decay: boolean;
+}
+
 export interface Network {
-  /** Parameters SGD updates, with names for checkpoints and reports. */
-  readonly trainable: { name: string; variable: tf.Variable }[];
+  readonly trainable: Parameter[];
   readonly batchNorms: BatchNorm[];
   forward(x: tf.Tensor, mode: BnMode): ForwardResult;
 }

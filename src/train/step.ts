@@ -1,23 +1,23 @@
 /**
  * One SGD step: forward in training mode (BN uses mini-batch statistics and
- * updates its moving averages), softmax cross-entropy, backward, w -= lr * dw.
+ * updates its moving averages), softmax cross-entropy, backward, update.
  * Returns the mini-batch loss as a number; reading it back is also what
  * lets the loop notice divergence at the exact step.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Batch } from '../data/batches';
 import { Network } from '../networks/network';
+import { Sgd } from './optimizer';
 
 export function crossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
   return tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
 }
 
-export function trainStep(net: Network, batch: Batch, learningRate: number): number {
+export function trainStep(net: Network, optimizer: Sgd, batch: Batch, learningRate: number): number {
   return tf.tidy(() => {
     const vars = net.trainable.map((p) => p.variable);
     const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(batch.x, 'train').logits, batch.y), vars);
-    const lr = tf.scalar(learningRate);
-    for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name], lr)));
+    optimizer.apply(grads, learningRate);
     return value.dataSync()[0];
   });
 }

@@ -20,6 +20,7 @@ import { CHECKPOINT_FILE, loadCheckpoint, LoopState, NamedVariable, restoreVaria
 import { computePopulationStatistics, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
 import { StopSignal } from './signals';
+import { Sgd } from './optimizer';
 import { trainStep } from './step';
 
 export interface TrainOptions {
@@ -71,10 +72,11 @@ function trackSpec(cfg: Config): TrackSpec {
   return { layer: layer === 'last' ? cfg.model.hidden.length - 1 : layer, units, percentiles };
 }
 
-/** Everything a checkpoint must restore: trained weights and BN statistics. */
-function stateVariables(net: Network): NamedVariable[] {
+/** Everything a checkpoint must restore: trained weights, optimiser state and BN statistics. */
+function stateVariables(net: Network, optimizer: Sgd): NamedVariable[] {
   return [
     ...net.trainable,
+    ...optimizer.state,
     ...net.batchNorms.flatMap((bn) => bn.statistics.map((variable, i) => ({ name: `${bn.name}/stat${i}`, variable }))),
   ];
 }
@@ -88,6 +90,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const testSet = upload(data.test, data.classes);
   const rng = new Rng(cfg.seed);
   const net = buildNetwork(cfg.model, rng.fork('init'));
+  const optimizer = new Sgd(cfg.optimizer, net.trainable);
   const batcher = new Batcher(trainSet, batchSize, rng.fork('data'));
   const track = trackSpec(cfg);
   // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
@@ -99,7 +102,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   if (opts.resume) {
     const ckpt = loadCheckpoint(opts.outDir);
     if (ckpt) {
-      restoreVariables(ckpt, stateVariables(net), `${opts.outDir}/${CHECKPOINT_FILE}`);
+      restoreVariables(ckpt, stateVariables(net, optimizer), `${opts.outDir}/${CHECKPOINT_FILE}`);
       batcher.restore(ckpt.header.batcher);
       loop = ckpt.header.loop;
     }
@@ -129,7 +132,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
   };
   const checkpoint = () => {
-    saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds() }, batcher.state, stateVariables(net));
+    saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds() }, batcher.state, stateVariables(net, optimizer));
     lastCheckpoint = performance.now();
   };
   const checkpointDue = (step: number) =>
@@ -143,7 +146,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       const lr = learningRateAt(cfg.optimizer, step - 1);
       const tStep = performance.now();
       const batch = batcher.next();
-      const loss = trainStep(net, batch, lr);
+      const loss = trainStep(net, optimizer, batch, lr);
       tf.dispose([batch.x, batch.y]);
       const dt = (performance.now() - tStep) / 1000;
       if (!Number.isFinite(loss)) {

@@ -69,6 +69,8 @@ describe('interruption and resume (real MNIST runs)', () => {
         extends: path.join(ROOT, 'configs/ci/mnist-bn.json'),
         name: 'resume-test',
         training: { steps: 600, evalEvery: 50, checkpointEvery: 40, populationBatches: 20 },
+        // Momentum gives the optimiser state of its own that a resume must restore.
+        optimizer: { learningRate: 0.1, momentum: 0.9 },
       }),
     );
     reference = path.join(tmp, 'reference');
