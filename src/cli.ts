@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS, BackendRequest, selectBackend } from './backend';
+import { COMPARE_FORMATS, compareCommand, CompareOptions, parseTarget, plotCommand, PlotOptions } from './compare/command';
 import { loadConfig, Overrides, validateConfig } from './config/load';
 import { Config } from './config/schema';
 import { BnrunError, ConfigError } from './errors';
@@ -66,6 +67,14 @@ async function trainCommand(configFile: string | undefined, flags: TrainFlags): 
   console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${backend.name}; results in ${outDir}`);
 }
 
+function targetArg(value: string): number {
+  try {
+    return parseTarget(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
 function validateCommand(configFile: string, flags: { print: boolean }): void {
   const config = loadConfig(configFile);
   if (flags.print) console.log(JSON.stringify(config, null, 2));
@@ -98,6 +107,31 @@ export function buildProgram(): Command {
     .option('--print', 'print the resolved config with every default filled in', false)
     .action(validateCommand);
 
+  program
+    .command('compare')
+    .description("print the paper's Figure 3 table for every run under a directory, beside the published numbers, and write the figures")
+    .argument('<dir>', 'directory holding run directories (e.g. results/)')
+    .addOption(new Option('--format <format>', 'output format').choices(COMPARE_FORMATS).default('text'))
+    .option('--out <file>', 'write the table to a file instead of stdout')
+    .option('--baseline <name>', "the run name whose best accuracy is the target (default: the config with paper 'inception' or 'mnist-baseline')")
+    .option('--target <acc>', "accuracy to reach instead of the baseline's best, e.g. 0.722 or 72.2%", targetArg)
+    .option('--plots <dir>', 'where the figures go (default: <dir>/figures)')
+    .option('--no-plots', 'write no figures')
+    .action(async (dir: string, flags: CompareOptions) => {
+      process.exitCode = await compareCommand(dir, flags);
+    });
+
+  program
+    .command('plot')
+    .description('write Figures 1 (a, b, c) and 2 as SVG and PNG for the runs under a directory')
+    .argument('<dir>', 'directory holding run directories (e.g. results/)')
+    .option('--out <dir>', 'where the figures go (default: <dir>/figures)')
+    .option('--baseline <name>', 'the baseline run name (sets the target line of Figure 2)')
+    .option('--target <acc>', 'accuracy of the target line of Figure 2, e.g. 0.722 or 72.2%', targetArg)
+    .action(async (dir: string, flags: PlotOptions) => {
+      process.exitCode = await plotCommand(dir, flags);
+    });
+
   return program;
 }
 
@@ -105,7 +139,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    // compare and plot report their own exit code (0 when anything was compared).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof BnrunError) {

@@ -1,0 +1,321 @@
+/**
+ * Finds and loads the runs under a directory for `bnrun compare` / `bnrun plot`.
+ *
+ * A run is any directory holding a config.json or a metrics.csv (see the
+ * README, Outputs); directories below a run are not searched. Loading never
+ * throws for a bad run: each run with something wrong gets exactly one line
+ * in `problems`, saying whether it was skipped or what was made of it, and the
+ * rest are loaded.
+ *
+ * config.json is read loosely (not through the current zod schema), so runs
+ * written by older or newer bnrun versions, or for networks this version does
+ * not build, can still be compared: only name, seed, data.dataset, model.type
+ * and paper are needed.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
+import { CsvTable, numberCell, readCsv } from './csv';
+
+export interface EvalPoint {
+  step: number;
+  accuracy: number;
+}
+
+export interface ActivationPoint {
+  step: number;
+  layer: number;
+  unit: number;
+  /** Percentile value by percentile (15, 50, 85, or whatever the run tracked). */
+  values: Map<number, number>;
+}
+
+export type RunStatus = 'completed' | 'diverged' | 'interrupted' | 'incomplete';
+
+export interface RunInfo {
+  name: string;
+  seed: number;
+  dataset: string;
+  modelType: string;
+  paper: PaperNetwork | null;
+  /** The whole config.json, for grouping by everything but the seed. */
+  config: Record<string, unknown>;
+}
+
+export interface Run {
+  /** The run directory. */
+  dir: string;
+  /** The run directory relative to the compared directory ('.' for itself). */
+  id: string;
+  info: RunInfo;
+  /** Evaluations with a test accuracy, in step order. */
+  evals: EvalPoint[];
+  /** The last step metrics.csv mentions (an evaluation or the diverged step). */
+  lastStep: number;
+  status: RunStatus;
+  /** Step whose loss became NaN/Inf, if the run diverged. */
+  divergedAt: number | null;
+  /** summary.json final.accuracy (Algorithm 2 population statistics), if any. */
+  finalAccuracy: number | null;
+  /** activations.csv rows (empty if there is none). */
+  activations: ActivationPoint[];
+}
+
+export interface Problem {
+  /** The run directory relative to the compared directory, or the directory itself. */
+  id: string;
+  /** True when the run was left out of the comparison. */
+  skipped: boolean;
+  /** One line: "<run directory>: <what>". */
+  message: string;
+}
+
+export interface LoadedRuns {
+  runs: Run[];
+  problems: Problem[];
+}
+
+const SKIP_DIRS = new Set(['node_modules']);
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every run directory at or below `root`, sorted. Symbolic links are followed
+ * once (a loop is not walked twice); hidden directories and node_modules are
+ * not searched.
+ */
+export function discoverRunDirs(root: string): string[] {
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const walk = (dir: string): void => {
+    let real: string;
+    try {
+      real = fs.realpathSync(dir);
+    } catch {
+      return;
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    if (entries.some((e) => e.name === 'config.json' || e.name === 'metrics.csv')) {
+      found.push(dir);
+      return;
+    }
+    const subdirs = entries
+      .filter((e) => !e.name.startsWith('.') && !SKIP_DIRS.has(e.name))
+      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDir(path.join(dir, e.name))))
+      .map((e) => e.name)
+      .sort();
+    for (const name of subdirs) walk(path.join(dir, name));
+  };
+  walk(root);
+  return found.sort();
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isPaperNetwork(v: unknown): v is PaperNetwork {
+  return typeof v === 'string' && (PAPER_NETWORKS as readonly string[]).includes(v);
+}
+
+type Loaded<T> = { ok: true; value: T; notes: string[] } | { ok: false; why: string };
+
+function readInfo(dir: string): Loaded<RunInfo> {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) return { ok: false, why: 'no config.json' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    return { ok: false, why: `config.json unreadable (${(e as Error).message.split('\n')[0]})` };
+  }
+  if (!isRecord(raw)) return { ok: false, why: 'config.json is not an object' };
+  const data = raw.data;
+  const dataset = isRecord(data) && typeof data.dataset === 'string' ? data.dataset : null;
+  if (dataset === null) return { ok: false, why: 'config.json has no data.dataset' };
+  const notes: string[] = [];
+  const name = typeof raw.name === 'string' && raw.name !== '' ? raw.name : path.basename(path.resolve(dir));
+  if (typeof raw.name !== 'string') notes.push(`config.json has no name (named ${name} after its directory)`);
+  const model = raw.model;
+  const modelType = isRecord(model) && typeof model.type === 'string' ? model.type : 'unknown';
+  let paper: PaperNetwork | null = null;
+  if (isPaperNetwork(raw.paper)) paper = raw.paper;
+  else if (raw.paper !== undefined) notes.push(`unknown paper network ${JSON.stringify(raw.paper)} (ignored)`);
+  const seed = typeof raw.seed === 'number' ? raw.seed : 0;
+  return { ok: true, value: { name, seed, dataset, modelType, paper, config: raw }, notes };
+}
+
+interface Metrics {
+  evals: EvalPoint[];
+  lastStep: number;
+  divergedAt: number | null;
+}
+
+function readMetrics(dir: string): Loaded<Metrics> {
+  const file = path.join(dir, 'metrics.csv');
+  if (!fs.existsSync(file)) return { ok: false, why: 'no metrics.csv' };
+  let table: CsvTable | null;
+  try {
+    table = readCsv(file);
+  } catch (e) {
+    return { ok: false, why: `metrics.csv unreadable (${(e as Error).message})` };
+  }
+  if (table === null) return { ok: false, why: 'metrics.csv is empty' };
+  for (const c of ['step', 'test_accuracy']) {
+    if (!table.columns.includes(c)) return { ok: false, why: `metrics.csv has no ${c} column` };
+  }
+  const evals: EvalPoint[] = [];
+  let lastStep = -1;
+  let divergedAt: number | null = null;
+  for (const row of table.rows) {
+    const step = numberCell(row.step);
+    if (step === null) continue;
+    lastStep = Math.max(lastStep, step);
+    if (row.event === 'diverged') divergedAt = divergedAt ?? step;
+    const accuracy = numberCell(row.test_accuracy);
+    if (accuracy !== null) evals.push({ step, accuracy });
+  }
+  evals.sort((a, b) => a.step - b.step);
+  const notes = table.dropped.map((d) => `metrics.csv ${d}`);
+  if (evals.length === 0) {
+    return { ok: false, why: ['metrics.csv has no evaluated rows', ...notes].join('; ') };
+  }
+  return { ok: true, value: { evals, lastStep, divergedAt }, notes };
+}
+
+function readActivations(dir: string): Loaded<ActivationPoint[]> {
+  const file = path.join(dir, 'activations.csv');
+  if (!fs.existsSync(file)) return { ok: true, value: [], notes: [] };
+  let table: CsvTable | null;
+  try {
+    table = readCsv(file);
+  } catch (e) {
+    return { ok: true, value: [], notes: [`activations.csv unreadable (${(e as Error).message})`] };
+  }
+  if (table === null) return { ok: true, value: [], notes: [] };
+  const pcols = table.columns
+    .filter((c) => /^p\d+(\.\d+)?$/.test(c))
+    .map((c) => ({ column: c, p: Number(c.slice(1)) }));
+  const points: ActivationPoint[] = [];
+  for (const row of table.rows) {
+    const step = numberCell(row.step);
+    const layer = numberCell(row.layer);
+    const unit = numberCell(row.unit);
+    if (step === null || layer === null || unit === null) continue;
+    const values = new Map<number, number>();
+    for (const { column, p } of pcols) {
+      const v = numberCell(row[column]);
+      if (v !== null) values.set(p, v);
+    }
+    points.push({ step, layer, unit, values });
+  }
+  return { ok: true, value: points, notes: table.dropped.map((d) => `activations.csv ${d}`) };
+}
+
+interface SummaryInfo {
+  status: RunStatus;
+  divergedAt: number | null;
+  finalAccuracy: number | null;
+}
+
+function readSummary(dir: string): Loaded<SummaryInfo> {
+  const file = path.join(dir, 'summary.json');
+  if (!fs.existsSync(file)) return { ok: false, why: 'no summary.json' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    return { ok: false, why: `summary.json unreadable (${(e as Error).message.split('\n')[0]})` };
+  }
+  if (!isRecord(raw)) return { ok: false, why: 'summary.json is not an object' };
+  const status = raw.status === 'completed' || raw.status === 'diverged' || raw.status === 'interrupted' ? raw.status : null;
+  if (status === null) return { ok: false, why: `summary.json has an unknown status ${JSON.stringify(raw.status)}` };
+  const diverged = isRecord(raw.diverged) && typeof raw.diverged.step === 'number' ? raw.diverged.step : null;
+  const final = isRecord(raw.final) && typeof raw.final.accuracy === 'number' ? raw.final.accuracy : null;
+  return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: final }, notes: [] };
+}
+
+function relativeId(root: string, dir: string): string {
+  const rel = path.relative(root, dir);
+  return rel === '' ? '.' : rel.split(path.sep).join('/');
+}
+
+/** Loads one run directory: the run, or why it was skipped, plus notes for one line. */
+export function loadRun(root: string, dir: string): { run: Run | null; problem: Problem | null } {
+  const id = relativeId(root, dir);
+  const skip = (why: string) => ({ run: null, problem: { id, skipped: true, message: `${dir}: skipped: ${why}` } });
+  const info = readInfo(dir);
+  if (!info.ok) return skip(info.why);
+  const metrics = readMetrics(dir);
+  if (!metrics.ok) return skip(metrics.why);
+  const activations = readActivations(dir);
+  const summary = readSummary(dir);
+  const notes = [...info.notes, ...metrics.notes, ...(activations.ok ? activations.notes : [])];
+
+  let status: RunStatus;
+  let divergedAt = metrics.value.divergedAt;
+  let finalAccuracy: number | null = null;
+  const lastStep = metrics.value.lastStep;
+  if (summary.ok) {
+    status = summary.value.status;
+    divergedAt = summary.value.divergedAt ?? divergedAt;
+    finalAccuracy = summary.value.finalAccuracy;
+  } else if (divergedAt !== null) {
+    status = 'diverged';
+    notes.unshift(`${summary.why}; metrics.csv says it diverged at step ${divergedAt}`);
+  } else {
+    status = 'incomplete';
+    notes.unshift(`incomplete: ${summary.why} (killed?); compared up to step ${lastStep} from metrics.csv`);
+  }
+  const run: Run = {
+    dir,
+    id,
+    info: info.value,
+    evals: metrics.value.evals,
+    lastStep,
+    status,
+    divergedAt,
+    finalAccuracy,
+    activations: activations.ok ? activations.value : [],
+  };
+  const problem = notes.length > 0 ? { id, skipped: false, message: `${dir}: ${notes.join('; ')}` } : null;
+  return { run, problem };
+}
+
+/** Loads every run under `root`; bad runs become one problem line each. */
+export function loadRuns(root: string): LoadedRuns {
+  const runs: Run[] = [];
+  const problems: Problem[] = [];
+  for (const dir of discoverRunDirs(root)) {
+    const { run, problem } = loadRun(root, dir);
+    if (run) runs.push(run);
+    if (problem) problems.push(problem);
+  }
+  return { runs, problems };
+}
+
+/** Highest test accuracy and the first evaluated step reaching it. */
+export function maxAccuracy(evals: EvalPoint[]): EvalPoint {
+  let best = evals[0];
+  for (const e of evals) if (e.accuracy > best.accuracy) best = e;
+  return best;
+}
+
+/** First evaluated step whose test accuracy reaches `target` (1e-9 tolerance), or null. */
+export function firstStepReaching(evals: EvalPoint[], target: number): number | null {
+  for (const e of evals) if (e.accuracy >= target - 1e-9) return e.step;
+  return null;
+}
