@@ -4,8 +4,11 @@ import { BatchNorm, BnMode } from '../layers/batchnorm';
 
 export interface ForwardResult {
   logits: tf.Tensor2D;
-  /** The input of each hidden layer's nonlinearity (the "sigmoid input" of Figure 1), in layer order. */
-  preActivations: tf.Tensor2D[];
+  /**
+   * The input of each hidden layer's nonlinearity (the "sigmoid input" of
+   * Figure 1), in layer order; units (or feature maps) on the last axis.
+   */
+  preActivations: tf.Tensor[];
 }
 
 /** A trained variable, named for checkpoints and reports. */

@@ -22,23 +22,38 @@ export interface TrackSpec {
   percentiles: number[];
 }
 
-/** The test set is evaluated in one forward pass: 10k x 784 fits easily and avoids per-chunk overhead. */
+/** Examples per forward pass: bounds memory for convolutional nets, costs an MLP nothing. */
+const EVAL_CHUNK = 2000;
+
+/**
+ * Loss and accuracy over the whole test set, and the percentiles of each
+ * tracked unit's input over all test examples (and, for a convolutional
+ * feature map, all its positions).
+ */
 export function evaluate(net: Network, test: ResidentSplit, mode: Exclude<BnMode, 'train' | 'collect'>, track: TrackSpec): Evaluation {
-  const [lossT, predT, unitsT] = tf.tidy(() => {
-    const { logits, preActivations } = net.forward(test.x, mode);
-    const tracked = tf.gather(preActivations[track.layer], tf.tensor1d(track.units, 'int32'), 1);
-    return [crossEntropy(logits, test.y), tf.argMax(logits, 1), tracked];
-  });
-  const loss = lossT.dataSync()[0];
-  const pred = predT.dataSync();
-  const units = unitsT.dataSync() as Float32Array;
-  tf.dispose([lossT, predT, unitsT]);
+  let lossSum = 0;
   let correct = 0;
-  for (let i = 0; i < pred.length; i++) if (pred[i] === test.labels[i]) correct++;
+  const tracked: Float32Array[] = [];
+  for (let start = 0; start < test.n; start += EVAL_CHUNK) {
+    const size = Math.min(EVAL_CHUNK, test.n - start);
+    const [lossT, predT, unitsT] = tf.tidy(() => {
+      const { logits, preActivations } = net.forward(tf.slice(test.x, start, size), mode);
+      const pre = preActivations[track.layer];
+      const units = tf.reshape(tf.gather(pre, tf.tensor1d(track.units, 'int32'), pre.rank - 1), [-1, track.units.length]);
+      return [crossEntropy(logits, tf.slice(test.y, start, size)), tf.argMax(logits, 1), units];
+    });
+    lossSum += lossT.dataSync()[0] * size;
+    const pred = predT.dataSync();
+    for (let i = 0; i < size; i++) if (pred[i] === test.labels[start + i]) correct++;
+    tracked.push(unitsT.dataSync() as Float32Array);
+    tf.dispose([lossT, predT, unitsT]);
+  }
+  const all = new Float32Array(tracked.reduce((n, t) => n + t.length, 0));
+  tracked.reduce((offset, t) => (all.set(t, offset), offset + t.length), 0);
   return {
-    loss,
-    accuracy: correct / pred.length,
-    unitPercentiles: columnPercentiles(units, pred.length, track.units.length, track.percentiles),
+    loss: lossSum / test.n,
+    accuracy: correct / test.n,
+    unitPercentiles: columnPercentiles(all, all.length / track.units.length, track.units.length, track.percentiles),
   };
 }
 
