@@ -73,18 +73,20 @@ function timeSteps(cfg: Config, warmup: number, timed: number): number {
 }
 
 /** PyTorch's ms/step for each net, or null with the reason. */
-function torchReference(steps: number): { rows: Map<string, number>; version: string } | { skipped: string } {
+function torchReference(steps: number): { rows: Map<string, number>; version: string; blas: string } | { skipped: string } {
   if (!fs.existsSync(TORCH_PYTHON)) return { skipped: `${TORCH_PYTHON} not found` };
   const r = spawnSync(TORCH_PYTHON, [path.join(ROOT, 'bench', 'torch_mlp.py'), '--json', '--steps', String(steps)], { encoding: 'utf8' });
   if (r.status !== 0) return { skipped: (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed' };
   const rows = new Map<string, number>();
   let version = '';
+  let blas = '';
   for (const line of r.stdout.trim().split('\n')) {
-    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string };
+    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string; blas: string };
     rows.set(j.net === 'bn' ? 'mnist-bn' : 'mnist-baseline', j.ms_per_step_median);
     version = j.torch;
+    blas = j.blas;
   }
-  return { rows, version };
+  return { rows, version, blas };
 }
 
 async function figure1(): Promise<void> {
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
   const torch = torchReference(Math.max(timed, 1000));
   const ref = 'rows' in torch ? torch.rows : new Map<string, number>();
   console.log(`bnrun bench: median ms per training step after warm-up, batch 60, real MNIST; ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`);
-  console.log('reference: ' + ('rows' in torch ? `PyTorch ${torch.version}, 1 thread (bench/torch_mlp.py)` : `PyTorch skipped: ${torch.skipped}`));
+  console.log('reference: ' + ('rows' in torch ? `PyTorch ${torch.version}, 1 thread, BLAS ${torch.blas} (bench/torch_mlp.py)` : `PyTorch skipped: ${torch.skipped}`));
   console.log('');
   console.log(['network'.padEnd(16), 'backend'.padEnd(11), 'ms/step'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7)].join(' '));
   for (const r of rows) {

