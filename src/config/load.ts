@@ -29,11 +29,13 @@ function parseText(text: string, file: string): unknown {
     }
   }
   if (ext === '.yaml' || ext === '.yml') {
-    const doc = YAML.parseDocument(text, { prettyErrors: false });
+    const doc = YAML.parseDocument(text);
     if (doc.errors.length > 0) {
       const err = doc.errors[0];
       const where = err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-      throw new ConfigError(`${file}: invalid YAML${where}: ${err.message.split('\n')[0]}`);
+      // The message's first line ends with its own " at line ..:"; the position is given once, above.
+      const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      throw new ConfigError(`${file}: invalid YAML${where}: ${what}`);
     }
     return doc.toJS();
   }
