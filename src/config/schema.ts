@@ -42,7 +42,7 @@ export const InitSchema = z.strictObject({
   std: z
     .number()
     .positive()
-    .default(1)
+    .default(0.1)
     .describe('standard deviation of the initial weights (the paper says only "small random Gaussian"; see the README sweep)'),
 });
 
