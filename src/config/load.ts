@@ -42,11 +42,22 @@ function parseText(text: string, file: string): unknown {
   throw new ConfigError(`${file}: unknown config format "${ext}"; use .json, .yaml or .yml`);
 }
 
+/**
+ * Sets an own property even for keys like "__proto__", which plain assignment
+ * would turn into the object's prototype: the schema must see every key a
+ * file holds to reject the unknown ones.
+ */
+function setOwn(obj: Plain, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** Objects merge key by key; arrays and scalars of the child replace the parent's. */
 export function deepMerge(base: Plain, child: Plain): Plain {
-  const out: Plain = { ...base };
+  const out: Plain = {};
+  for (const [k, v] of Object.entries(base)) setOwn(out, k, v);
   for (const [k, v] of Object.entries(child)) {
-    out[k] = isPlain(v) && isPlain(base[k]) ? deepMerge(base[k] as Plain, v) : v;
+    const inherited = Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined;
+    setOwn(out, k, isPlain(v) && isPlain(inherited) ? deepMerge(inherited, v) : v);
   }
   return out;
 }
@@ -69,7 +80,9 @@ export function readRawConfig(file: string, chain: string[] = []): Plain {
   }
   const raw = parseText(text, file);
   if (!isPlain(raw)) throw new ConfigError(`${file}: a config must be an object of fields`);
-  const { extends: parent, ...own } = raw;
+  const own: Plain = deepMerge({}, raw);
+  const parent = own.extends;
+  delete own.extends;
   if (parent === undefined) return own;
   if (typeof parent !== 'string') throw new ConfigError(`${file}: extends: expected a path to another config`);
   const base = readRawConfig(path.resolve(path.dirname(abs), parent), [...chain, abs]);

@@ -106,7 +106,7 @@ export const TrainingSchema = z.strictObject({
     .default(1000)
     .describe('training mini-batches averaged for the final exact population statistics (Algorithm 2)'),
   checkpointEvery: z
-    .union([positiveInt, z.literal('auto')])
+    .union([positiveInt, z.literal('auto')], { error: 'expected a positive number of steps or "auto"' })
     .default('auto')
     .describe('steps between checkpoints; "auto": one a minute, so an interruption loses at most about a minute'),
 });

@@ -12,6 +12,8 @@ const UBYTE = 0x08;
 export interface IdxArray {
   dims: number[];
   data: Uint8Array;
+  /** The file read (with .gz where it was compressed), for messages. */
+  file: string;
 }
 
 export function parseIdx(buf: Buffer, file: string): IdxArray {
@@ -31,7 +33,7 @@ export function parseIdx(buf: Buffer, file: string): IdxArray {
       `${file}: header promises ${count} values (${dims.join('x')}) but the file holds ${buf.length - headerBytes}; the file is truncated or corrupt, re-install or re-download it`,
     );
   }
-  return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + headerBytes, count) };
+  return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + headerBytes, count), file };
 }
 
 /** Reads `name` or `name.gz` from a directory; gzip is recognised by its magic bytes. */

@@ -38,17 +38,17 @@ function readSplit(dir: string, prefix: 'train' | 't10k', expected: number): Spl
   const lbl = readIdxFile(dir, lblName);
   const [n, rows, cols] = img.dims;
   if (img.dims.length !== 3 || rows !== 28 || cols !== 28) {
-    throw new DataError(`${dir}/${imgName}: expected n x 28 x 28 images, found ${img.dims.join('x')}`);
+    throw new DataError(`${img.file}: expected n x 28 x 28 images, found ${img.dims.join('x')}`);
   }
-  if (n !== expected) throw new DataError(`${dir}/${imgName}: expected ${expected} images, found ${n}; the file is incomplete`);
+  if (n !== expected) throw new DataError(`${img.file}: expected ${expected} images, found ${n}; the file is incomplete`);
   if (lbl.dims.length !== 1 || lbl.dims[0] !== n) {
-    throw new DataError(`${dir}/${lblName}: expected ${n} labels to match the images, found ${lbl.dims.join('x')}`);
+    throw new DataError(`${lbl.file}: expected ${n} labels to match the images, found ${lbl.dims.join('x')}`);
   }
   const images = new Float32Array(img.data.length);
   for (let i = 0; i < images.length; i++) images[i] = img.data[i] / 255;
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    if (lbl.data[i] > 9) throw new DataError(`${dir}/${lblName}: label ${lbl.data[i]} at index ${i} is not a digit class 0-9`);
+    if (lbl.data[i] > 9) throw new DataError(`${lbl.file}: label ${lbl.data[i]} at index ${i} is not a class 0-9`);
     labels[i] = lbl.data[i];
   }
   return { images, labels, n };
