@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKENDS, selectBackend } from '../src/backend';
 import { validateConfig } from '../src/config/load';
 import { Config } from '../src/config/schema';
-import { Batcher, upload } from '../src/data/batches';
+import { Batcher } from '../src/data/batches';
 import { loadMnist } from '../src/data/mnist';
 import { buildNetwork } from '../src/networks/build';
 import { Rng } from '../src/rng';
@@ -53,11 +53,10 @@ function shippedConfig(net: string): Config {
 /** Times trainStep exactly as the training loop calls it, batch gather and disposal included. */
 function timeSteps(cfg: Config, warmup: number, timed: number): number {
   const data = loadMnist(cfg.data);
-  const trainSet = upload(data.train, data.classes);
   const rng = new Rng(cfg.seed);
   const net = buildNetwork(cfg.model, rng.fork('init'));
   const optimizer = new Sgd(cfg.optimizer, net.trainable);
-  const batcher = new Batcher(trainSet, cfg.training.batchSize, rng.fork('data'));
+  const batcher = new Batcher(data.train, cfg.training.batchSize, rng.fork('data'), data.classes);
   const times: number[] = [];
   for (let i = 0; i < warmup + timed; i++) {
     const t = performance.now();
@@ -66,7 +65,6 @@ function timeSteps(cfg: Config, warmup: number, timed: number): number {
     tf.dispose([batch.x, batch.y]);
     if (i >= warmup) times.push(performance.now() - t);
   }
-  tf.dispose([trainSet.x, trainSet.y]);
   for (const p of net.trainable) p.variable.dispose();
   for (const bn of net.batchNorms) tf.dispose([...bn.trainable, ...bn.statistics]);
   return median(times);

@@ -1,7 +1,11 @@
 /**
- * Mini-batches drawn from one resident tensor: the whole training set lives on
- * the backend once, and each step gathers its rows by index, so no batch is
- * copied through JavaScript. The order is reshuffled every epoch from the seed.
+ * Mini-batches for training and chunks for evaluation.
+ *
+ * Training batches are assembled on the host (row copies from the split's
+ * Float32Array, one-hot labels) and uploaded once per step. On tfjs-wasm this
+ * is ~100x cheaper than gathering rows from a resident tensor: wasm's Gather
+ * costs ~27 ns per element (1.3 ms for a 60x784 batch) against 0.013 ms for
+ * the copy and upload. The order is reshuffled every epoch from the seed.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng';
@@ -11,21 +15,6 @@ export interface Batch {
   x: tf.Tensor2D;
   /** One-hot labels. */
   y: tf.Tensor2D;
-}
-
-/** A split uploaded to the backend once: pixels, one-hot labels, and the labels on the host for scoring. */
-export interface ResidentSplit extends Batch {
-  labels: Int32Array;
-  n: number;
-}
-
-export function upload(split: Split, classes: number): ResidentSplit {
-  return tf.tidy(() => ({
-    x: tf.tensor2d(split.images, [split.n, split.images.length / split.n]),
-    y: tf.oneHot(tf.tensor1d(split.labels, 'int32'), classes).toFloat() as tf.Tensor2D,
-    labels: split.labels,
-    n: split.n,
-  }));
 }
 
 /** Where the batcher is in its data order: enough to resume it exactly. */
@@ -41,15 +30,22 @@ export class Batcher {
   private position = 0;
   /** The generator as it was before this epoch's shuffle, so the order can be rebuilt. */
   private epochRng: number;
+  private readonly width: number;
+  private readonly pixels: Float32Array;
+  private readonly oneHot: Float32Array;
 
   constructor(
-    private readonly data: ResidentSplit,
+    private readonly split: Split,
     private readonly batchSize: number,
     private rng: Rng,
+    private readonly classes: number,
   ) {
-    if (batchSize > data.n) throw new RangeError(`batch size ${batchSize} exceeds the ${data.n} training examples`);
+    if (batchSize > split.n) throw new RangeError(`batch size ${batchSize} exceeds the ${split.n} training examples`);
+    this.width = split.images.length / split.n;
+    this.pixels = new Float32Array(batchSize * this.width);
+    this.oneHot = new Float32Array(batchSize * classes);
     this.epochRng = rng.snapshot;
-    this.order = rng.permutation(data.n);
+    this.order = rng.permutation(split.n);
   }
 
   /** The next batch; an epoch ends when fewer than batchSize examples are left (they are dropped). */
@@ -60,12 +56,17 @@ export class Batcher {
       this.epochRng = this.rng.snapshot;
       this.order = this.rng.permutation(this.order.length);
     }
-    const idx = this.order.subarray(this.position, this.position + this.batchSize);
+    const { images, labels } = this.split;
+    const w = this.width;
+    this.oneHot.fill(0);
+    for (let r = 0; r < this.batchSize; r++) {
+      const i = this.order[this.position + r];
+      this.pixels.set(images.subarray(i * w, i * w + w), r * w);
+      this.oneHot[r * this.classes + labels[i]] = 1;
+    }
     this.position += this.batchSize;
-    return tf.tidy(() => {
-      const i = tf.tensor1d(idx, 'int32');
-      return { x: tf.gather(this.data.x, i), y: tf.gather(this.data.y, i) };
-    });
+    // tf.tensor2d copies the buffers, so they can be refilled for the next batch.
+    return { x: tf.tensor2d(this.pixels, [this.batchSize, w]), y: tf.tensor2d(this.oneHot, [this.batchSize, this.classes]) };
   }
 
   get state(): BatcherState {
@@ -78,4 +79,27 @@ export class Batcher {
     this.epoch = s.epoch;
     this.position = s.position;
   }
+}
+
+/** A split uploaded once in fixed chunks, for evaluation; slicing a large tensor on wasm is slow. */
+export interface EvalSet {
+  chunks: (Batch & { labels: Int32Array })[];
+  n: number;
+}
+
+export function uploadChunks(split: Split, classes: number, chunkSize: number): EvalSet {
+  const w = split.images.length / split.n;
+  const chunks: EvalSet['chunks'] = [];
+  for (let start = 0; start < split.n; start += chunkSize) {
+    const size = Math.min(chunkSize, split.n - start);
+    const labels = split.labels.subarray(start, start + size);
+    const oneHot = new Float32Array(size * classes);
+    labels.forEach((l, r) => (oneHot[r * classes + l] = 1));
+    chunks.push({ x: tf.tensor2d(split.images.subarray(start * w, (start + size) * w), [size, w]), y: tf.tensor2d(oneHot, [size, classes]), labels });
+  }
+  return { chunks, n: split.n };
+}
+
+export function disposeEvalSet(set: EvalSet): void {
+  for (const c of set.chunks) tf.dispose([c.x, c.y]);
 }

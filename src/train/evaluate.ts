@@ -3,7 +3,7 @@
  * population pass over training mini-batches.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Batcher, ResidentSplit } from '../data/batches';
+import { Batcher, EvalSet } from '../data/batches';
 import { BnMode } from '../layers/batchnorm';
 import { columnPercentiles } from '../metrics';
 import { Network } from '../networks/network';
@@ -23,28 +23,27 @@ export interface TrackSpec {
 }
 
 /** Examples per forward pass: bounds memory for convolutional nets, costs an MLP nothing. */
-const EVAL_CHUNK = 2000;
+export const EVAL_CHUNK = 2000;
 
 /**
  * Loss and accuracy over the whole test set, and the percentiles of each
  * tracked unit's input over all test examples (and, for a convolutional
  * feature map, all its positions).
  */
-export function evaluate(net: Network, test: ResidentSplit, mode: Exclude<BnMode, 'train' | 'collect'>, track: TrackSpec): Evaluation {
+export function evaluate(net: Network, test: EvalSet, mode: Exclude<BnMode, 'train' | 'collect'>, track: TrackSpec): Evaluation {
   let lossSum = 0;
   let correct = 0;
   const tracked: Float32Array[] = [];
-  for (let start = 0; start < test.n; start += EVAL_CHUNK) {
-    const size = Math.min(EVAL_CHUNK, test.n - start);
+  for (const chunk of test.chunks) {
     const [lossT, predT, unitsT] = tf.tidy(() => {
-      const { logits, preActivations } = net.forward(tf.slice(test.x, start, size), mode);
+      const { logits, preActivations } = net.forward(chunk.x, mode);
       const pre = preActivations[track.layer];
       const units = tf.reshape(tf.gather(pre, tf.tensor1d(track.units, 'int32'), pre.rank - 1), [-1, track.units.length]);
-      return [crossEntropy(logits, tf.slice(test.y, start, size)), tf.argMax(logits, 1), units];
+      return [crossEntropy(logits, chunk.y), tf.argMax(logits, 1), units];
     });
-    lossSum += lossT.dataSync()[0] * size;
+    lossSum += lossT.dataSync()[0] * chunk.labels.length;
     const pred = predT.dataSync();
-    for (let i = 0; i < size; i++) if (pred[i] === test.labels[start + i]) correct++;
+    for (let i = 0; i < pred.length; i++) if (pred[i] === chunk.labels[i]) correct++;
     tracked.push(unitsT.dataSync() as Float32Array);
     tf.dispose([lossT, predT, unitsT]);
   }

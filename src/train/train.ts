@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
-import { Batcher, upload } from '../data/batches';
+import { Batcher, disposeEvalSet, uploadChunks } from '../data/batches';
 import { loadMnist } from '../data/mnist';
 import { BnrunError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
@@ -17,7 +17,7 @@ import { buildNetwork } from '../networks/build';
 import { Network, parameterCount } from '../networks/network';
 import { Rng } from '../rng';
 import { CHECKPOINT_FILE, loadCheckpoint, LoopState, NamedVariable, restoreVariables, saveCheckpoint } from './checkpoint';
-import { computePopulationStatistics, evaluate, TrackSpec } from './evaluate';
+import { computePopulationStatistics, EVAL_CHUNK, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
 import { StopSignal } from './signals';
 import { Sgd } from './optimizer';
@@ -86,12 +86,11 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const { steps, batchSize, evalEvery, checkpointEvery } = cfg.training;
 
   const data = loadMnist(cfg.data);
-  const trainSet = upload(data.train, data.classes);
-  const testSet = upload(data.test, data.classes);
+  const testSet = uploadChunks(data.test, data.classes, EVAL_CHUNK);
   const rng = new Rng(cfg.seed);
   const net = buildNetwork(cfg.model, rng.fork('init'));
   const optimizer = new Sgd(cfg.optimizer, net.trainable);
-  const batcher = new Batcher(trainSet, batchSize, rng.fork('data'));
+  const batcher = new Batcher(data.train, batchSize, rng.fork('data'), data.classes);
   const track = trackSpec(cfg);
   // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
   const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
@@ -178,7 +177,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   if (!diverged && !interrupted) {
     checkpoint();
     const moving = net.batchNorms.length > 0 ? evaluate(net, testSet, 'moving', track) : null;
-    const population = computePopulationStatistics(net, new Batcher(trainSet, batchSize, rng.fork('population')), cfg.training.populationBatches);
+    const population = computePopulationStatistics(net, new Batcher(data.train, batchSize, rng.fork('population'), data.classes), cfg.training.populationBatches);
     const exact = evaluate(net, testSet, 'population', track);
     final = {
       step: steps,
@@ -215,7 +214,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   };
   run.writeSummary(summary);
   run.close();
-  tf.dispose([trainSet.x, trainSet.y, testSet.x, testSet.y]);
+  disposeEvalSet(testSet);
   if (diverged) {
     throw new DivergedError(diverged.step, `${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
   }
