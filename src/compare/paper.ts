@@ -4,7 +4,7 @@
  * section 4.1 / Figure 1 (MNIST, qualitative only) and section 4.2.2 /
  * Figure 3 (ImageNet, validation accuracy of a single centre crop).
  */
-import { PaperNetwork } from '../config/schema';
+import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
 
 /** Figure 3 measures steps to Inception's own best accuracy, 72.2%. */
 export const PUBLISHED_TARGET = 0.722;
@@ -103,15 +103,7 @@ export function publishedSpeedup(p: Published): number | null {
 }
 
 /** The Inception-family paper networks (section 4.2), drawn in Figure 2. */
-export const INCEPTION_FAMILY: readonly PaperNetwork[] = [
-  'inception',
-  'bn-baseline',
-  'bn-x5',
-  'bn-x30',
-  'bn-x5-sigmoid',
-  'inception-x5',
-  'inception-sigmoid',
-];
+export const INCEPTION_FAMILY: readonly PaperNetwork[] = PAPER_NETWORKS.filter((n) => !n.startsWith('mnist-'));
 
 /** Paper networks that serve as the baseline of their dataset. */
 export const BASELINE_NETWORKS: readonly PaperNetwork[] = ['inception', 'mnist-baseline'];
