@@ -93,7 +93,7 @@ async function figure1(): Promise<void> {
   for (const net of NETS) {
     const cfg = shippedConfig(net);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), `bnrun-bench-${net}-`));
-    const s = await train({ config: cfg, outDir: out, backend, tty: false });
+    const s = await train({ config: cfg, configSource: `configs/${net}.json`, outDir: out, backend, tty: false });
     console.log(`figure 1 ${net}: ${s.wallTimeS.toFixed(1)} s wall (${cfg.training.steps} steps, evaluations included), ${s.trainMsPerStep.toFixed(3)} ms/step, final accuracy ${(s.final?.accuracy ?? NaN).toFixed(4)}`);
     total += s.wallTimeS;
     fs.rmSync(out, { recursive: true, force: true });

@@ -40,27 +40,28 @@ interface TrainFlags {
 }
 
 /** The config and run directory of a new run, or of the run to resume. */
-function resolveRun(configFile: string | undefined, flags: TrainFlags): { config: Config; outDir: string } {
+function resolveRun(configFile: string | undefined, flags: TrainFlags): { config: Config; configSource: string; outDir: string } {
   if (flags.resume !== undefined) {
     const fixed = (['steps', 'seed', 'evalEvery', 'out'] as const).filter((k) => flags[k] !== undefined);
     if (configFile !== undefined || fixed.length > 0) {
       throw new ConfigError(`--resume continues a run exactly as it was configured; drop ${configFile !== undefined ? 'the config argument' : `--${fixed[0].replace('evalEvery', 'eval-every')}`}`);
     }
-    return { config: validateConfig(RunDir.readConfig(flags.resume), path.join(flags.resume, 'config.json')), outDir: flags.resume };
+    const configSource = path.join(flags.resume, 'config.json');
+    return { config: validateConfig(RunDir.readConfig(flags.resume), configSource), configSource, outDir: flags.resume };
   }
   if (configFile === undefined) throw new ConfigError('train needs a config file, or --resume <run-dir>');
   const overrides: Overrides = { 'training.steps': flags.steps, seed: flags.seed, 'training.evalEvery': flags.evalEvery };
   const config = loadConfig(configFile, overrides);
-  return { config, outDir: flags.out ?? path.join('results', config.name) };
+  return { config, configSource: configFile, outDir: flags.out ?? path.join('results', config.name) };
 }
 
 async function trainCommand(configFile: string | undefined, flags: TrainFlags): Promise<void> {
-  const { config, outDir } = resolveRun(configFile, flags);
+  const { config, configSource, outDir } = resolveRun(configFile, flags);
   const backend = await selectBackend(flags.backend);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const what = flags.resume !== undefined ? 'resuming' : 'run';
   console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
-  const s = await train({ config, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false });
+  const s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false });
   const final = s.final;
   const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%` : 'no final evaluation';
   const best = s.maxAccuracy ? `, max ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';

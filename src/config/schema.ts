@@ -132,6 +132,11 @@ export const TrackingSchema = z.strictObject({
     .describe('summary.json records the first evaluated step reaching each test accuracy'),
 });
 
+export const TargetSchema = z.union([
+  z.number().gt(0).max(1),
+  z.strictObject({ baselineMax: z.string().min(1).describe('run directory of the baseline (relative to the working directory)') }),
+]);
+
 export const ConfigSchema = z
   .strictObject({
     name: z
@@ -149,6 +154,9 @@ export const ConfigSchema = z
     optimizer: OptimizerSchema.prefault({}).describe('SGD and its learning-rate schedule'),
     training: TrainingSchema.prefault({}).describe('length, batch size and evaluation cadence'),
     tracking: TrackingSchema.prefault({}).describe('what is measured besides loss and accuracy (Figure 1 b, c)'),
+    target: TargetSchema.optional().describe(
+      'accuracy to reach (Figure 3: steps to the baseline\'s best): a number, or {"baselineMax": "<run dir>"} for the best accuracy of that run; summary.json records the first step reaching it',
+    ),
   })
   .superRefine((cfg, ctx) => {
     const { hidden } = cfg.model;

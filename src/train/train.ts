@@ -22,9 +22,12 @@ import { learningRateAt } from './schedule';
 import { StopSignal } from './signals';
 import { Sgd } from './optimizer';
 import { trainStep } from './step';
+import { resolveTarget } from './target';
 
 export interface TrainOptions {
   config: Config;
+  /** Where the config came from, for messages. */
+  configSource: string;
   outDir: string;
   backend: BackendInfo;
   /** Continue the run in outDir from its last checkpoint instead of starting one. */
@@ -55,6 +58,8 @@ export interface RunSummary {
   } | null;
   maxAccuracy: { accuracy: number; step: number } | null;
   firstStepReaching: Record<string, number | null>;
+  /** The configured target accuracy and the first evaluated step that reached it (null: never). */
+  target: { accuracy: number; source: string; firstStep: number | null } | null;
   diverged: { step: number } | null;
   /** Steps at which this run was resumed from a checkpoint. */
   resumedAt: number[];
@@ -85,6 +90,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const cfg = opts.config;
   const { steps, batchSize, evalEvery, checkpointEvery } = cfg.training;
 
+  const target = resolveTarget(cfg.target, opts.configSource);
   const data = loadMnist(cfg.data);
   const testSet = uploadChunks(data.test, data.classes, EVAL_CHUNK);
   const rng = new Rng(cfg.seed);
@@ -207,6 +213,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     final,
     maxAccuracy: maxAccuracy(history),
     firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
+    target: target ? { ...target, firstStep: firstStepReaching(history, target.accuracy) } : null,
     diverged,
     resumedAt: loop.resumedAt,
     versions: { node: process.version, tfjs: tf.version.tfjs },

@@ -88,6 +88,8 @@ const BAD_CONFIGS: [string, string, string][] = [
   ['format.toml', 'name = "x"', 'unknown config format'],
   ['extends-number.json', JSON.stringify({ extends: 7, name: 'x' }), 'extends'],
   ['extends-missing.json', JSON.stringify({ extends: 'nowhere.json', name: 'x' }), 'nowhere.json'],
+  ['target-above-one.json', ext({ target: 72.2 }), 'target'],
+  ['target-no-baseline.json', ext({ target: { baselineMax: 'results/no-such-baseline' } }), 'target.baselineMax: results/no-such-baseline/summary.json not found'],
 ];
 
 describe('malformed configs (through bnrun train)', () => {

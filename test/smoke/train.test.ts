@@ -81,6 +81,22 @@ describe('smoke training on real MNIST (configs/ci)', () => {
     assert.equal(runs['mnist-baseline'].summary.final?.movingAverage, null);
   });
 
+  it('a target of the baseline\'s best accuracy (baselineMax) is resolved and its first step recorded', () => {
+    const base = runs['mnist-baseline'];
+    const cfg = path.join(tmp, 'target.json');
+    fs.writeFileSync(cfg, JSON.stringify({ extends: path.join(ROOT, 'configs/ci/mnist-bn.json'), name: 'ci-target', target: { baselineMax: base.dir } }));
+    const dir = path.join(tmp, 'target-run');
+    const r = bnrun(['train', cfg, '--out', dir, '--no-progress']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { target: { accuracy: number; source: string; firstStep: number | null } };
+    assert.equal(s.target.accuracy, base.summary.maxAccuracy.accuracy);
+    assert.equal(s.target.source, base.dir);
+    // The BN run is the same as runs['mnist-bn'] (same seed and config), so its curve gives the expected step.
+    const first = runs['mnist-bn'].metrics.find((m) => Number(m.test_accuracy) >= s.target.accuracy);
+    assert.equal(s.target.firstStep, first ? Number(first.step) : null);
+    assert.ok(s.target.firstStep !== null && s.target.firstStep < base.summary.maxAccuracy.step);
+  });
+
   it('refuses to overwrite an existing run and leaves it intact', () => {
     const dir = runs['mnist-bn'].dir;
     const before = fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8');
