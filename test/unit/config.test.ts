@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig, Overrides } from '../../src/config/load';
 import { InitSchema, OptimizerSchema } from '../../src/config/schema';
 import { ConfigError } from '../../src/errors';
+import { expectError } from '../expect-error';
 
 /** dist/test/unit -> the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -69,26 +70,9 @@ function listing(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true }).map(String).sort();
 }
 
-/** Runs `fn`, which must throw a ConfigError whose one-line message mentions everything in `mentions`. */
+/** Runs `fn`, which must throw a ConfigError (exit 2) whose one-line message mentions everything in `mentions`. */
 function expectConfigError(fn: () => unknown, mentions: (string | RegExp)[]): ConfigError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, 'expected a ConfigError, but loading succeeded');
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
-  assert.equal(caught.exitCode, 2);
-  assert.equal(caught.name, 'ConfigError');
-  const msg = caught.message;
-  assert.ok(msg.length > 0, 'empty message');
-  assert.ok(!/[\n\r]/.test(msg), `message is more than one line: ${JSON.stringify(msg)}`);
-  for (const m of mentions) {
-    if (typeof m === 'string') assert.ok(msg.includes(m), `"${msg}" does not mention ${JSON.stringify(m)}`);
-    else assert.match(msg, m);
-  }
-  return caught;
+  return expectError(fn, ConfigError, 2, mentions);
 }
 
 let tmp: string;

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseIdx, readIdxFile } from '../../src/data/idx';
 import { Dataset, defaultDir, loadMnist, Split } from '../../src/data/mnist';
 import { DataError } from '../../src/errors';
+import { expectError } from '../expect-error';
 
 /** dist/test/unit -> the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -57,25 +58,9 @@ function snapshot(dir: string): [string, number][] {
     .map((f): [string, number] => [f, fs.lstatSync(path.join(dir, f)).size]);
 }
 
-/** Runs `fn`, which must throw a DataError whose one-line message mentions everything in `mentions`. */
+/** Runs `fn`, which must throw a DataError (exit 1) whose one-line message mentions everything in `mentions`. */
 function expectDataError(fn: () => unknown, mentions: (string | RegExp)[]): DataError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, 'expected a DataError, but loading succeeded');
-  assert.ok(caught instanceof DataError, `expected a DataError, got ${String(caught)}`);
-  assert.equal(caught.exitCode, 1);
-  assert.equal(caught.name, 'DataError');
-  const msg = caught.message;
-  assert.ok(!/[\n\r]/.test(msg), `message is more than one line: ${JSON.stringify(msg)}`);
-  for (const m of mentions) {
-    if (typeof m === 'string') assert.ok(msg.includes(m), `"${msg}" does not mention ${JSON.stringify(m)}`);
-    else assert.match(msg, m);
-  }
-  return caught;
+  return expectError(fn, DataError, 1, mentions);
 }
 
 let tmp: string;
