@@ -11,6 +11,7 @@ import { loadConfig, Overrides, validateConfig } from './config/load';
 import { Config } from './config/schema';
 import { BnrunError, ConfigError } from './errors';
 import { RunDir } from './logging/run';
+import { describeModel } from './networks/info';
 import { train } from './train/train';
 
 function positiveInt(flag: string) {
@@ -82,6 +83,19 @@ function validateCommand(configFile: string, flags: { print: boolean }): void {
   else console.log(`${configFile}: ok (${config.name}: ${config.model.type}, ${config.training.steps} steps)`);
 }
 
+function infoCommand(configFile: string): void {
+  const config = loadConfig(configFile);
+  const info = describeModel(config.model);
+  const rows = info.layers.map((l) => [l.name, l.kind, l.outputShape.join('x'), l.parameters.toLocaleString('en-US')]);
+  const header = ['layer', 'kind', 'output', 'parameters'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  console.log(`${config.name}: ${info.type}`);
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+  console.log(`total parameters: ${info.totalParameters.toLocaleString('en-US')}`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('bnrun')
     .description('Reproduce the Batch Normalization paper (Ioffe & Szegedy 2015): train, validate and compare runs')
@@ -107,6 +121,12 @@ export function buildProgram(): Command {
     .argument('<config>', 'config file (.json, .yaml or .yml)')
     .option('--print', 'print the resolved config with every default filled in', false)
     .action(validateCommand);
+
+  program
+    .command('info')
+    .description("print each layer's output shape and parameter count, and the total")
+    .argument('<config>', 'config file (.json, .yaml or .yml)')
+    .action(infoCommand);
 
   program
     .command('compare')
@@ -148,7 +168,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`bnrun: ${e.message}`);
       return e.exitCode;
     }
-    console.error(`bnrun: ${(e as Error).stack ?? String(e)}`);
+    // An unexpected failure is a bug or a resource limit: one line, the stack on request.
+    const err = e as Error;
+    console.error(process.env.BNRUN_DEBUG ? `bnrun: ${err.stack ?? String(e)}` : `bnrun: internal error: ${err.message ?? String(e)} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`);
     return 1;
   }
 }

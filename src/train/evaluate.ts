@@ -7,6 +7,8 @@ import { Batcher, EvalSet } from '../data/batches';
 import { BnMode } from '../layers/batchnorm';
 import { columnPercentiles } from '../metrics';
 import { Network } from '../networks/network';
+import { describeModel } from '../networks/info';
+import { ModelConfig } from '../config/schema';
 import { crossEntropy } from './step';
 
 export interface Evaluation {
@@ -22,8 +24,17 @@ export interface TrackSpec {
   percentiles: number[];
 }
 
-/** Examples per forward pass: bounds memory for convolutional nets, costs an MLP nothing. */
-export const EVAL_CHUNK = 2000;
+/** Activation memory one evaluation forward pass may use; wasm's heap stops at 4 GB. */
+const EVAL_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Examples per evaluation forward pass, from the network's per-example
+ * activation size: an MLP takes 2000 at once, a 224x224 Inception a few.
+ */
+export function evalChunkSize(model: ModelConfig): number {
+  const floatsPerExample = describeModel(model).layers.reduce((n, l) => n + l.outputShape.reduce((a, b) => a * b, 1), 0);
+  return Math.max(1, Math.min(2000, Math.floor(EVAL_BYTES / (4 * floatsPerExample))));
+}
 
 /**
  * Loss and accuracy over the whole test set, and the percentiles of each

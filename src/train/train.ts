@@ -9,15 +9,16 @@ import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
 import { Batcher, disposeEvalSet, uploadChunks } from '../data/batches';
 import { loadMnist } from '../data/mnist';
-import { BnrunError, DivergedError } from '../errors';
+import { BnrunError, ConfigError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
 import { RunDir } from '../logging/run';
 import { firstStepReaching, maxAccuracy } from '../metrics';
 import { buildNetwork } from '../networks/build';
+import { preActivationWidths } from '../networks/info';
 import { Network, parameterCount } from '../networks/network';
 import { Rng } from '../rng';
 import { CHECKPOINT_FILE, loadCheckpoint, LoopState, NamedVariable, restoreVariables, saveCheckpoint } from './checkpoint';
-import { computePopulationStatistics, EVAL_CHUNK, evaluate, TrackSpec } from './evaluate';
+import { computePopulationStatistics, evalChunkSize, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
 import { StopSignal } from './signals';
 import { Sgd } from './optimizer';
@@ -74,7 +75,7 @@ const AUTO_CHECKPOINT_SECONDS = 60;
 
 function trackSpec(cfg: Config): TrackSpec {
   const { layer, units, percentiles } = cfg.tracking;
-  return { layer: layer === 'last' ? cfg.model.hidden.length - 1 : layer, units, percentiles };
+  return { layer: layer === 'last' ? preActivationWidths(cfg.model).length - 1 : layer, units, percentiles };
 }
 
 /** Everything a checkpoint must restore: trained weights, optimiser state and BN statistics. */
@@ -91,8 +92,11 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   const { steps, batchSize, evalEvery, checkpointEvery } = cfg.training;
 
   const target = resolveTarget(cfg.target, opts.configSource);
-  const data = loadMnist(cfg.data);
-  const testSet = uploadChunks(data.test, data.classes, EVAL_CHUNK);
+  if (cfg.data.dataset === 'imagenet') {
+    throw new ConfigError(`${opts.configSource}: data.dataset: training on ImageNet is not wired into bnrun train yet (the loader is src/data/imagenet.ts); use the configs/small analogs`);
+  }
+  const data = loadMnist({ ...cfg.data, dataset: cfg.data.dataset });
+  const testSet = uploadChunks(data.test, data.classes, evalChunkSize(cfg.model));
   const rng = new Rng(cfg.seed);
   const net = buildNetwork(cfg.model, rng.fork('init'));
   const optimizer = new Sgd(cfg.optimizer, net.trainable);

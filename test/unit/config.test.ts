@@ -191,6 +191,7 @@ describe('JSON and YAML', () => {
     write('mixed/base2.yaml', 'name: unit\ndata: { dataset: fashion-mnist }\nmodel: { type: mlp, hidden: [5] }\n');
     const j = loadConfig(write('mixed/child2.json', JSON.stringify({ extends: './base2.yaml', seed: 3 })));
     assert.equal(j.data.dataset, 'fashion-mnist');
+    assert.ok(j.model.type === 'mlp');
     assert.deepEqual(j.model.hidden, [5]);
     assert.equal(j.seed, 3);
   });
@@ -232,6 +233,7 @@ describe('extends', () => {
     assert.equal(cfg.name, 'child');
     assert.equal(cfg.description, 'grandparent');
     // Arrays replace, not concatenate or merge element-wise.
+    assert.ok(cfg.model.type === 'mlp');
     assert.deepEqual(cfg.model.hidden, [50, 20]);
     assert.deepEqual(cfg.tracking.percentiles, [50]);
     assert.deepEqual(cfg.tracking.units, [0, 1, 2]);
@@ -322,6 +324,7 @@ describe('overrides', () => {
     const cfg = loadConfig(file, overrides);
     assert.equal(cfg.optimizer.learningRate, 0.05);
     assert.deepEqual(cfg.optimizer.decay, { factor: 0.5, every: 10, staircase: true });
+    assert.ok(cfg.model.type === 'mlp');
     assert.deepEqual(cfg.model.hidden, [10, 10]);
     assert.deepEqual(cfg.tracking.units, [9]);
     assert.equal(cfg.seed, 42);
