@@ -23,6 +23,8 @@ export interface Network {
   readonly trainable: Parameter[];
   readonly batchNorms: BatchNorm[];
   forward(x: tf.Tensor, mode: BnMode): ForwardResult;
+  /** A network that draws random numbers while training (dropout masks) exposes its generator state for checkpoints. */
+  readonly dropout?: { rngState: number };
 }
 
 export function parameterCount(net: Network): number {

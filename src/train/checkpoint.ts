@@ -25,6 +25,8 @@ export interface LoopState {
   elapsedSeconds: number;
   /** Steps this run was resumed from, oldest first. */
   resumedAt: number[];
+  /** The dropout generator's state, for networks with dropout. */
+  dropoutRng?: number;
 }
 
 export interface CheckpointHeader {

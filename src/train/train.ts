@@ -114,6 +114,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       restoreVariables(ckpt, stateVariables(net, optimizer), `${opts.outDir}/${CHECKPOINT_FILE}`);
       batcher.restore(ckpt.header.batcher);
       loop = ckpt.header.loop;
+      if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
     }
     const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
     run = reopened.run;
@@ -141,7 +142,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
   };
   const checkpoint = () => {
-    saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds() }, batcher.state, stateVariables(net, optimizer));
+    saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batcher.state, stateVariables(net, optimizer));
     lastCheckpoint = performance.now();
   };
   const checkpointDue = (step: number) =>
