@@ -75,6 +75,7 @@ export class Batcher {
 
   restore(s: BatcherState): void {
     this.rng = Rng.restore(s.rng);
+    this.epochRng = s.rng;
     this.order = this.rng.permutation(this.order.length);
     this.epoch = s.epoch;
     this.position = s.position;
