@@ -99,7 +99,6 @@ function infoCommand(configFile: string): void {
 export function buildProgram(): Command {
   const program = new Command('bnrun')
     .description('Reproduce the Batch Normalization paper (Ioffe & Szegedy 2015): train, validate and compare runs')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
   program
@@ -170,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     // An unexpected failure is a bug or a resource limit: one line, the stack on request.
     const err = e as Error;
-    console.error(process.env.BNRUN_DEBUG ? `bnrun: ${err.stack ?? String(e)}` : `bnrun: internal error: ${err.message ?? String(e)} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`);
+    console.error(process.env.BNRUN_DEBUG ? `bnrun: ${err.stack ?? String(e)}` : `bnrun: internal error: ${(err.message ?? String(e)).split('\n')[0]} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`);
     return 1;
   }
 }

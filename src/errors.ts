@@ -25,7 +25,7 @@ export class DataError extends BnrunError {
 
 /** Loss or weights became NaN/Inf; what was logged up to then stays valid. Exit 1. */
 export class DivergedError extends BnrunError {
-  constructor(readonly step: number, message: string) {
+  constructor(message: string) {
     super(message, 1);
   }
 }

@@ -22,13 +22,23 @@ export function columnPercentiles(values: Float32Array, rows: number, cols: numb
   return out;
 }
 
-/** The first step whose accuracy reached the threshold, or null. */
-export function firstStepReaching(history: { step: number; accuracy: number }[], threshold: number): number | null {
-  return history.find((h) => h.accuracy >= threshold)?.step ?? null;
+export interface EvalPoint {
+  step: number;
+  accuracy: number;
 }
 
-export function maxAccuracy(history: { step: number; accuracy: number }[]): { accuracy: number; step: number } | null {
-  let best: { accuracy: number; step: number } | null = null;
-  for (const h of history) if (best === null || h.accuracy > best.accuracy) best = { accuracy: h.accuracy, step: h.step };
+/**
+ * The first evaluated step whose accuracy reached the threshold, or null.
+ * The tolerance lets a target read back from text (a baseline's best, printed
+ * to CSV) count as reached by the very evaluation it came from.
+ */
+export function firstStepReaching(history: readonly EvalPoint[], threshold: number): number | null {
+  return history.find((h) => h.accuracy >= threshold - 1e-9)?.step ?? null;
+}
+
+/** The highest accuracy and the first evaluated step reaching it; null without evaluations. */
+export function maxAccuracy(history: readonly EvalPoint[]): EvalPoint | null {
+  let best: EvalPoint | null = null;
+  for (const h of history) if (best === null || h.accuracy > best.accuracy) best = { step: h.step, accuracy: h.accuracy };
   return best;
 }

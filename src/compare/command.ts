@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { BnrunError } from '../errors';
 import { buildFigures } from '../plots/figures';
 import { writeFigures } from '../plots/write';
-import { COMPARE_FORMATS, CompareFormat, formatComparison } from './format';
+import { CompareFormat, formatComparison } from './format';
 import { discoverRunDirs, loadRuns, LoadedRuns } from './runs';
 import { buildComparison, Comparison, CompareSettings } from './table';
 
@@ -57,13 +57,6 @@ export function parseTarget(value: string): number {
   const frac = pct || n > 1 ? n / 100 : n;
   if (!(frac > 0 && frac <= 1)) throw new Error(`--target must be in (0, 1] (or (0%, 100%]), got "${value}"`);
   return frac;
-}
-
-/** Parses --format. */
-export function parseFormat(value: string): CompareFormat {
-  const f = COMPARE_FORMATS.find((x) => x === value);
-  if (!f) throw new Error(`--format expects one of ${COMPARE_FORMATS.join(', ')}, got "${value}"`);
-  return f;
 }
 
 type Prepared = { ok: true; loaded: LoadedRuns; comparison: Comparison } | { ok: false; code: number };

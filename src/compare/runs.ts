@@ -15,12 +15,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
+import { EvalPoint, maxAccuracy } from '../metrics';
 import { CsvTable, numberCell, readCsv } from './csv';
 
-export interface EvalPoint {
-  step: number;
-  accuracy: number;
-}
+export type { EvalPoint };
 
 export interface ActivationPoint {
   step: number;
@@ -48,8 +46,10 @@ export interface Run {
   /** The run directory relative to the compared directory ('.' for itself). */
   id: string;
   info: RunInfo;
-  /** Evaluations with a test accuracy, in step order. */
+  /** Evaluations with a test accuracy, in step order (at least one). */
   evals: EvalPoint[];
+  /** The best of them (the first step reaching the highest accuracy). */
+  best: EvalPoint;
   /** The last step metrics.csv mentions (an evaluation or the diverged step). */
   lastStep: number;
   status: RunStatus;
@@ -263,6 +263,8 @@ export function loadRun(root: string, dir: string): { run: Run | null; problem: 
   if (!metrics.ok) return skip(metrics.why);
   const activations = readActivations(dir);
   const summary = readSummary(dir);
+  const best = maxAccuracy(metrics.value.evals);
+  if (!best) return skip('metrics.csv has no evaluated step');
   const notes = [...info.notes, ...metrics.notes, ...(activations.ok ? activations.notes : [])];
 
   let status: RunStatus;
@@ -285,6 +287,7 @@ export function loadRun(root: string, dir: string): { run: Run | null; problem: 
     id,
     info: info.value,
     evals: metrics.value.evals,
+    best,
     lastStep,
     status,
     divergedAt,
@@ -305,17 +308,4 @@ export function loadRuns(root: string): LoadedRuns {
     if (problem) problems.push(problem);
   }
   return { runs, problems };
-}
-
-/** Highest test accuracy and the first evaluated step reaching it. */
-export function maxAccuracy(evals: EvalPoint[]): EvalPoint {
-  let best = evals[0];
-  for (const e of evals) if (e.accuracy > best.accuracy) best = e;
-  return best;
-}
-
-/** First evaluated step whose test accuracy reaches `target` (1e-9 tolerance), or null. */
-export function firstStepReaching(evals: EvalPoint[], target: number): number | null {
-  for (const e of evals) if (e.accuracy >= target - 1e-9) return e.step;
-  return null;
 }

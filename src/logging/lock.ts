@@ -46,6 +46,17 @@ export class RunLock {
     throw new BnrunError(`${dir}: could not take the run lock; remove ${file} if no run is writing there`, 1);
   }
 
+  /** Runs `open` holding the lock; the lock is released if `open` throws, and handed over with its result otherwise. */
+  static holding<T>(dir: string, open: (lock: RunLock) => T): T {
+    const lock = RunLock.acquire(dir);
+    try {
+      return open(lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+  }
+
   release(): void {
     fs.rmSync(this.file, { force: true });
   }

@@ -43,13 +43,13 @@ export class RunDir {
   /** Starts a new run; an existing run is never overwritten. */
   static create(dir: string, config: Config): RunDir {
     fs.mkdirSync(dir, { recursive: true });
-    const lock = RunLock.acquire(dir);
-    if (['metrics.csv', 'summary.json', 'config.json'].some((f) => fs.existsSync(path.join(dir, f)))) {
-      lock.release();
-      throw new ConfigError(`${dir} already holds a run; continue it with \`bnrun train --resume ${dir}\`, or choose another --out`);
-    }
-    writeJsonAtomic(path.join(dir, 'config.json'), config);
-    return new RunDir(dir, config.tracking.percentiles, lock);
+    return RunLock.holding(dir, (lock) => {
+      if (['metrics.csv', 'summary.json', 'config.json'].some((f) => fs.existsSync(path.join(dir, f)))) {
+        throw new ConfigError(`${dir} already holds a run; continue it with \`bnrun train --resume ${dir}\`, or choose another --out`);
+      }
+      writeJsonAtomic(path.join(dir, 'config.json'), config);
+      return new RunDir(dir, config.tracking.percentiles, lock);
+    });
   }
 
   /**
@@ -57,10 +57,11 @@ export class RunDir {
    * rows logged after it are dropped, so every step appears exactly once.
    */
   static resume(dir: string, config: Config, step: number): { run: RunDir; rows: Record<string, string>[] } {
-    const lock = RunLock.acquire(dir);
-    const rows = keepCompleteRows(path.join(dir, 'metrics.csv'), METRICS_COLUMNS, (r) => Number(r.step) <= step);
-    keepCompleteRows(path.join(dir, 'activations.csv'), activationColumns(config.tracking.percentiles), (r) => Number(r.step) <= step);
-    return { run: new RunDir(dir, config.tracking.percentiles, lock), rows };
+    return RunLock.holding(dir, (lock) => {
+      const rows = keepCompleteRows(path.join(dir, 'metrics.csv'), METRICS_COLUMNS, (r) => Number(r.step) <= step);
+      keepCompleteRows(path.join(dir, 'activations.csv'), activationColumns(config.tracking.percentiles), (r) => Number(r.step) <= step);
+      return { run: new RunDir(dir, config.tracking.percentiles, lock), rows };
+    });
   }
 
   /** The resolved config a run was started with. */

@@ -95,146 +95,152 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
   if (cfg.data.dataset === 'imagenet') {
     throw new ConfigError(`${opts.configSource}: data.dataset: training on ImageNet is not wired into bnrun train yet (the loader is src/data/imagenet.ts); use the configs/small analogs`);
   }
-  const data = loadMnist({ ...cfg.data, dataset: cfg.data.dataset });
+  const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
   const testSet = uploadChunks(data.test, data.classes, evalChunkSize(cfg.model));
-  const rng = new Rng(cfg.seed);
-  const net = buildNetwork(cfg.model, rng.fork('init'));
-  const optimizer = new Sgd(cfg.optimizer, net.trainable);
-  const batcher = new Batcher(data.train, batchSize, rng.fork('data'), data.classes);
-  const track = trackSpec(cfg);
-  // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
-  const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
-
-  let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
-  const history: { step: number; accuracy: number }[] = [];
-  let run: RunDir;
-  if (opts.resume) {
-    const ckpt = loadCheckpoint(opts.outDir);
-    if (ckpt) {
-      restoreVariables(ckpt, stateVariables(net, optimizer), `${opts.outDir}/${CHECKPOINT_FILE}`);
-      batcher.restore(ckpt.header.batcher);
-      loop = ckpt.header.loop;
-      if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
-    }
-    const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
-    run = reopened.run;
-    for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
-    loop.resumedAt = [...loop.resumedAt, loop.step];
-  } else {
-    run = RunDir.create(opts.outDir, cfg);
-  }
-
-  const t0 = performance.now() - loop.elapsedSeconds * 1000;
-  const seconds = () => (performance.now() - t0) / 1000;
-  const progress = new Progress(steps, opts.tty);
-  const stop = new StopSignal();
-  let lastCheckpoint = performance.now();
-  let diverged: { step: number } | null = null;
-
-  const record = (step: number) => {
-    const ev = evaluate(net, testSet, monitorMode, track);
-    const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
-    const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
-    history.push({ step, accuracy: ev.accuracy });
-    run.logMetrics({ step, lr: learningRateAt(cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: seconds(), stepsPerS });
-    run.logActivations(step, track.layer, track.units, ev.unitPercentiles);
-    progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, seconds());
-    Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
-  };
-  const checkpoint = () => {
-    saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batcher.state, stateVariables(net, optimizer));
-    lastCheckpoint = performance.now();
-  };
-  const checkpointDue = (step: number) =>
-    checkpointEvery === 'auto' ? performance.now() - lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % checkpointEvery === 0;
-
-  progress.start(loop.step);
+  // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files are closed and its lock released.
+  let opened: RunDir | undefined;
   try {
-    if (loop.step === 0 && history.length === 0) record(0);
-    while (loop.step < steps) {
-      const step = loop.step + 1;
-      const lr = learningRateAt(cfg.optimizer, step - 1);
-      const tStep = performance.now();
-      const batch = batcher.next();
-      const loss = trainStep(net, optimizer, batch, lr);
-      tf.dispose([batch.x, batch.y]);
-      const dt = (performance.now() - tStep) / 1000;
-      if (!Number.isFinite(loss)) {
-        diverged = { step };
-        run.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: seconds(), stepsPerS: null, event: 'diverged' });
-        break;
+    const rng = new Rng(cfg.seed);
+    const net = buildNetwork(cfg.model, rng.fork('init'));
+    const optimizer = new Sgd(cfg.optimizer, net.trainable);
+    const batcher = new Batcher(data.train, batchSize, rng.fork('data'), data.classes);
+    const track = trackSpec(cfg);
+    // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
+    const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
+
+    let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
+    const history: { step: number; accuracy: number }[] = [];
+    let run: RunDir;
+    if (opts.resume) {
+      const ckpt = loadCheckpoint(opts.outDir);
+      if (ckpt) {
+        restoreVariables(ckpt, stateVariables(net, optimizer), `${opts.outDir}/${CHECKPOINT_FILE}`);
+        batcher.restore(ckpt.header.batcher);
+        loop = ckpt.header.loop;
+        if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
       }
-      loop.step = step;
-      loop.trainSeconds += dt;
-      loop.sinceEvalSeconds += dt;
-      loop.lossSum += loss;
-      loop.lossCount += 1;
-      progress.tick(step);
-      if (step % evalEvery === 0 || step === steps) record(step);
-      if (checkpointDue(step)) checkpoint();
-      // Signals are delivered only when the event loop runs; it gets a turn between steps.
-      if (await stop.requested()) {
-        checkpoint();
-        break;
-      }
+      const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
+      run = reopened.run;
+      for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
+      loop.resumedAt = [...loop.resumedAt, loop.step];
+    } else {
+      run = RunDir.create(opts.outDir, cfg);
     }
-  } finally {
-    progress.stop();
-    stop.dispose();
-  }
+    opened = run;
 
-  const interrupted = stop.signal !== null && !diverged && loop.step < steps;
-  let final: RunSummary['final'] = null;
-  if (!diverged && !interrupted) {
-    checkpoint();
-    const moving = net.batchNorms.length > 0 ? evaluate(net, testSet, 'moving', track) : null;
-    const population = computePopulationStatistics(net, new Batcher(data.train, batchSize, rng.fork('population'), data.classes), cfg.training.populationBatches);
-    const exact = evaluate(net, testSet, 'population', track);
-    final = {
-      step: steps,
-      accuracy: exact.accuracy,
-      loss: exact.loss,
-      statistics: population ? 'population' : 'none',
-      populationBatches: population ? population.batches : null,
-      movingAverage: moving ? { accuracy: moving.accuracy, loss: moving.loss } : null,
-      unitPercentiles: track.units.map((unit, i) => ({
-        layer: track.layer,
-        unit,
-        percentiles: Object.fromEntries(track.percentiles.map((p, j) => [`p${p}`, exact.unitPercentiles[i][j]])),
-      })),
+    const t0 = performance.now() - loop.elapsedSeconds * 1000;
+    const seconds = () => (performance.now() - t0) / 1000;
+    const progress = new Progress(steps, opts.tty);
+    const stop = new StopSignal();
+    let lastCheckpoint = performance.now();
+    let diverged: { step: number } | null = null;
+
+    const record = (step: number) => {
+      const ev = evaluate(net, testSet, monitorMode, track);
+      const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
+      const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
+      history.push({ step, accuracy: ev.accuracy });
+      run.logMetrics({ step, lr: learningRateAt(cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: seconds(), stepsPerS });
+      run.logActivations(step, track.layer, track.units, ev.unitPercentiles);
+      progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, seconds());
+      Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
     };
-  }
+    const checkpoint = () => {
+      saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batcher.state, stateVariables(net, optimizer));
+      lastCheckpoint = performance.now();
+    };
+    const checkpointDue = (step: number) =>
+      checkpointEvery === 'auto' ? performance.now() - lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % checkpointEvery === 0;
 
-  const completedSteps = diverged ? diverged.step : loop.step;
-  const summary: RunSummary = {
-    name: cfg.name,
-    status: diverged ? 'diverged' : interrupted ? 'interrupted' : 'completed',
-    dataset: data.name,
-    network: { type: cfg.model.type, batchNorm: cfg.model.batchNorm, activation: cfg.model.activation, parameters: parameterCount(net) },
-    backend: opts.backend,
-    steps: completedSteps,
-    wallTimeS: Number(seconds().toFixed(3)),
-    trainMsPerStep: Number(((loop.trainSeconds * 1000) / Math.max(1, loop.step)).toFixed(4)),
-    final,
-    maxAccuracy: maxAccuracy(history),
-    firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
-    target: target ? { ...target, firstStep: firstStepReaching(history, target.accuracy) } : null,
-    diverged,
-    resumedAt: loop.resumedAt,
-    versions: { node: process.version, tfjs: tf.version.tfjs },
-    finishedAt: new Date().toISOString(),
-  };
-  run.writeSummary(summary);
-  run.close();
-  disposeEvalSet(testSet);
-  if (diverged) {
-    throw new DivergedError(diverged.step, `${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
+    progress.start(loop.step);
+    try {
+      if (loop.step === 0 && history.length === 0) record(0);
+      while (loop.step < steps) {
+        const step = loop.step + 1;
+        const lr = learningRateAt(cfg.optimizer, step - 1);
+        const tStep = performance.now();
+        const batch = batcher.next();
+        const loss = trainStep(net, optimizer, batch, lr);
+        tf.dispose([batch.x, batch.y]);
+        const dt = (performance.now() - tStep) / 1000;
+        if (!Number.isFinite(loss)) {
+          diverged = { step };
+          run.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: seconds(), stepsPerS: null, event: 'diverged' });
+          break;
+        }
+        loop.step = step;
+        loop.trainSeconds += dt;
+        loop.sinceEvalSeconds += dt;
+        loop.lossSum += loss;
+        loop.lossCount += 1;
+        progress.tick(step);
+        if (step % evalEvery === 0 || step === steps) record(step);
+        if (checkpointDue(step)) checkpoint();
+        // Signals are delivered only when the event loop runs; it gets a turn between steps.
+        if (await stop.requested()) {
+          checkpoint();
+          break;
+        }
+      }
+    } finally {
+      progress.stop();
+      stop.dispose();
+    }
+
+    const interrupted = stop.signal !== null && !diverged && loop.step < steps;
+    let final: RunSummary['final'] = null;
+    if (!diverged && !interrupted) {
+      checkpoint();
+      const moving = net.batchNorms.length > 0 ? evaluate(net, testSet, 'moving', track) : null;
+      const population = computePopulationStatistics(net, new Batcher(data.train, batchSize, rng.fork('population'), data.classes), cfg.training.populationBatches);
+      const exact = evaluate(net, testSet, 'population', track);
+      final = {
+        step: steps,
+        accuracy: exact.accuracy,
+        loss: exact.loss,
+        statistics: population ? 'population' : 'none',
+        populationBatches: population ? population.batches : null,
+        movingAverage: moving ? { accuracy: moving.accuracy, loss: moving.loss } : null,
+        unitPercentiles: track.units.map((unit, i) => ({
+          layer: track.layer,
+          unit,
+          percentiles: Object.fromEntries(track.percentiles.map((p, j) => [`p${p}`, exact.unitPercentiles[i][j]])),
+        })),
+      };
+    }
+
+    const completedSteps = diverged ? diverged.step : loop.step;
+    const summary: RunSummary = {
+      name: cfg.name,
+      status: diverged ? 'diverged' : interrupted ? 'interrupted' : 'completed',
+      dataset: data.name,
+      network: { type: cfg.model.type, batchNorm: cfg.model.batchNorm, activation: cfg.model.activation, parameters: parameterCount(net) },
+      backend: opts.backend,
+      steps: completedSteps,
+      wallTimeS: Number(seconds().toFixed(3)),
+      trainMsPerStep: Number(((loop.trainSeconds * 1000) / Math.max(1, loop.step)).toFixed(4)),
+      final,
+      maxAccuracy: maxAccuracy(history),
+      firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
+      target: target ? { ...target, firstStep: firstStepReaching(history, target.accuracy) } : null,
+      diverged,
+      resumedAt: loop.resumedAt,
+      versions: { node: process.version, tfjs: tf.version.tfjs },
+      finishedAt: new Date().toISOString(),
+    };
+    run.writeSummary(summary);
+    if (diverged) {
+      throw new DivergedError(`${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
+    }
+    if (interrupted && stop.signal) {
+      throw new InterruptedError(
+        `${stop.signal} at step ${loop.step}: checkpoint and logs saved; continue with \`bnrun train --resume ${opts.outDir}\``,
+        stop.exitCode,
+      );
+    }
+    return summary;
+  } finally {
+    opened?.close();
+    disposeEvalSet(testSet);
   }
-  if (interrupted && stop.signal) {
-    throw new InterruptedError(
-      `${stop.signal} at step ${loop.step}: checkpoint and logs saved; continue with \`bnrun train --resume ${opts.outDir}\``,
-      stop.exitCode,
-    );
-  }
-  return summary;
 }
