@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
+import { isRecord } from '../json';
 import { EvalPoint, maxAccuracy } from '../metrics';
 import { CsvTable, numberCell, readCsv } from './csv';
 
@@ -121,10 +122,6 @@ export function discoverRunDirs(root: string): string[] {
   };
   walk(root);
   return found.sort();
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isPaperNetwork(v: unknown): v is PaperNetwork {

@@ -32,8 +32,9 @@
  */
 import { PaperNetwork, PAPER_NETWORKS } from '../config/schema';
 import { ConfigError } from '../errors';
-import { BASELINE_NETWORKS, Published, PUBLISHED, publishedSpeedup } from './paper';
+import { isRecord } from '../json';
 import { firstStepReaching } from '../metrics';
+import { BASELINE_NETWORKS, Published, PUBLISHED, publishedSpeedup } from './paper';
 import { Run, RunStatus } from './runs';
 
 export interface Spread {
@@ -123,10 +124,6 @@ export function spread(values: number[]): Spread | null {
 }
 
 const IGNORED_FIELDS = ['name', 'seed', 'description', 'data.path', 'training.checkpointEvery', 'training.populationBatches', 'tracking'];
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Leaf fields of a config as dotted paths with JSON values, ignored fields left out. */
 function flatten(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {

@@ -8,16 +8,13 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { isRecord } from '../json';
 import { Config, ConfigSchema } from './schema';
 
 type Plain = Record<string, unknown>;
 
 /** Command-line overrides, as dotted config paths to values. */
 export type Overrides = Record<string, unknown>;
-
-function isPlain(v: unknown): v is Plain {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function parseText(text: string, file: string): unknown {
   const ext = path.extname(file).toLowerCase();
@@ -57,7 +54,7 @@ export function deepMerge(base: Plain, child: Plain): Plain {
   for (const [k, v] of Object.entries(base)) setOwn(out, k, v);
   for (const [k, v] of Object.entries(child)) {
     const inherited = Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined;
-    setOwn(out, k, isPlain(v) && isPlain(inherited) ? deepMerge(inherited, v) : v);
+    setOwn(out, k, isRecord(v) && isRecord(inherited) ? deepMerge(inherited, v) : v);
   }
   return out;
 }
@@ -79,7 +76,7 @@ export function readRawConfig(file: string, chain: string[] = []): Plain {
     throw new ConfigError(`config file ${file} ${what}${via}`);
   }
   const raw = parseText(text, file);
-  if (!isPlain(raw)) throw new ConfigError(`${file}: a config must be an object of fields`);
+  if (!isRecord(raw)) throw new ConfigError(`${file}: a config must be an object of fields`);
   const own: Plain = deepMerge({}, raw);
   const parent = own.extends;
   delete own.extends;
@@ -97,7 +94,7 @@ export function applyOverrides(raw: Plain, overrides: Overrides): Plain {
     const keys = dotted.split('.');
     let node = out;
     for (const k of keys.slice(0, -1)) {
-      if (!isPlain(node[k])) node[k] = {};
+      if (!isRecord(node[k])) node[k] = {};
       node[k] = { ...(node[k] as Plain) };
       node = node[k] as Plain;
     }

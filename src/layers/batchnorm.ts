@@ -19,17 +19,20 @@ import { customGrad, Saver } from './custom-grad';
  */
 export type BnMode = 'train' | 'moving' | 'collect' | 'population';
 
-
 function reductionAxes(x: tf.Tensor): number[] {
   return Array.from({ length: x.rank - 1 }, (_, i) => i);
 }
 
-/** Algorithm 1's mu_B and biased sigma2_B over every axis but the last. */
-function batchMoments(x: tf.Tensor): { mu: tf.Tensor1D; sigma2: tf.Tensor1D } {
+/** Algorithm 1's forward pass, with the intermediates its backward pass reuses. */
+function batchForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number) {
   const axes = reductionAxes(x);
-  const mu = tf.mean(x, axes) as tf.Tensor1D;
-  const sigma2 = tf.mean(tf.square(tf.sub(x, mu)), axes) as tf.Tensor1D;
-  return { mu, sigma2 };
+  const mu = tf.mean(x, axes) as tf.Tensor1D;                      // mu_B = 1/m sum x_i
+  const xc = tf.sub(x, mu);                                        // x_i - mu_B
+  const sigma2 = tf.mean(tf.square(xc), axes) as tf.Tensor1D;      // sigma2_B = 1/m sum (x_i - mu_B)^2
+  const invStd = tf.rsqrt(tf.add(sigma2, epsilon));                // 1 / sqrt(sigma2_B + eps)
+  const xhat = tf.mul(xc, invStd);                                 // xhat_i
+  const y = tf.add(tf.mul(gamma, xhat), beta);                     // y_i = gamma xhat_i + beta
+  return { mu, sigma2, xc, invStd, xhat, y };
 }
 
 /**
@@ -42,13 +45,8 @@ function makeBatchTransform(epsilon: number, onMoments: (mu: tf.Tensor1D, sigma2
   const f = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: Saver) => {
     const axes = reductionAxes(x);
     const m = x.size / x.shape[x.rank - 1];
-    const mu = tf.mean(x, axes);                                   // mu_B = 1/m sum x_i
-    const xc = tf.sub(x, mu);                                      // x_i - mu_B
-    const sigma2 = tf.mean(tf.square(xc), axes);                   // sigma2_B = 1/m sum (x_i - mu_B)^2
-    const invStd = tf.rsqrt(tf.add(sigma2, epsilon));              // 1 / sqrt(sigma2_B + eps)
-    const xhat = tf.mul(xc, invStd);                               // xhat_i
-    const y = tf.add(tf.mul(gamma, xhat), beta);                   // y_i = gamma xhat_i + beta
-    onMoments(mu as tf.Tensor1D, sigma2 as tf.Tensor1D);
+    const { mu, sigma2, xc, invStd, xhat, y } = batchForward(x, gamma, beta, epsilon);
+    onMoments(mu, sigma2);
     save([xc, invStd, xhat, gamma]);
 
     const gradFunc = (dy: tf.Tensor, [xcS, invStdS, xhatS, gammaS]: tf.Tensor[]): tf.Tensor[] => {
@@ -146,7 +144,7 @@ export class BatchNorm {
   }
 
   private collect(x: tf.Tensor): tf.Tensor {
-    const { mu, sigma2 } = batchMoments(x);
+    const { mu, sigma2, y } = batchForward(x, this.gamma, this.beta, this.epsilon);
     const c = this.collected;
     const add = (sum: tf.Tensor1D | null, v: tf.Tensor1D) => tf.keep(sum ? tf.add(sum, v) : tf.clone(v)) as tf.Tensor1D;
     const muSum = add(c.muSum, mu);
@@ -154,8 +152,7 @@ export class BatchNorm {
     c.muSum?.dispose();
     c.sigma2Sum?.dispose();
     Object.assign(c, { muSum, sigma2Sum, batches: c.batches + 1, m: x.size / this.channels });
-    const xhat = tf.div(tf.sub(x, mu), tf.sqrt(tf.add(sigma2, this.epsilon)));
-    return tf.add(tf.mul(this.gamma, xhat), this.beta);
+    return y;
   }
 
   /** E[x] = E_B[mu_B]; Var[x] = m/(m-1) E_B[sigma2_B], the unbiased estimate. */

@@ -6,17 +6,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
+import { readCsv } from '../compare/csv';
 
-export function writeJsonAtomic(file: string, value: unknown): void {
+/** Writes a file so that it is the old or the new version, never half: a temporary file, fsync, rename. */
+export function writeFileAtomic(file: string, write: (fd: number) => void): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, JSON.stringify(value, null, 2) + '\n');
+    write(fd);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, (fd) => fs.writeSync(fd, JSON.stringify(value, null, 2) + '\n'));
 }
 
 export type Cell = string | number | null;
@@ -58,24 +64,8 @@ function formatCell(v: Cell): string {
  * (a row cut short by a crash is dropped); returns the kept rows. Atomic.
  */
 export function keepCompleteRows(file: string, columns: string[], keep: (row: Record<string, string>) => boolean): Record<string, string>[] {
-  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  // Only newline-terminated lines are complete.
-  const lines = text.split('\n').slice(0, -1);
-  const kept: Record<string, string>[] = [];
-  const out = [stringify([columns])];
-  for (const line of lines.slice(1)) {
-    const cells = line.split(',');
-    if (cells.length !== columns.length) continue;
-    const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
-    if (!keep(row)) continue;
-    kept.push(row);
-    out.push(line + '\n');
-  }
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, out.join(''));
-  const fd = fs.openSync(tmp, 'r');
-  fs.fsyncSync(fd);
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+  const table = fs.existsSync(file) ? readCsv(file) : null;
+  const kept = (table?.rows ?? []).filter(keep);
+  writeFileAtomic(file, (fd) => fs.writeSync(fd, stringify([columns, ...kept.map((r) => columns.map((c) => r[c] ?? ''))])));
   return kept;
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BatcherState } from '../data/batches';
 import { DataError } from '../errors';
+import { writeFileAtomic } from '../logging/files';
 
 const MAGIC = 'BNCK';
 export const CHECKPOINT_FILE = 'checkpoint.bin';
@@ -48,20 +49,14 @@ export function saveCheckpoint(dir: string, loop: LoopState, batcher: BatcherSta
   lead.write(MAGIC, 0, 'ascii');
   lead.writeUInt32LE(json.length, 4);
   const file = path.join(dir, CHECKPOINT_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
+  writeFileAtomic(file, (fd) => {
     fs.writeSync(fd, lead);
     fs.writeSync(fd, json);
     for (const { variable } of vars) {
       const values = variable.dataSync() as Float32Array;
       fs.writeSync(fd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  });
 }
 
 export interface LoadedCheckpoint {

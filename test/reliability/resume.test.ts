@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Rng } from '../../src/rng';
+import { CHECKPOINT_FILE } from '../../src/train/checkpoint';
 import { BIN, bnrun, readCsv, ROOT } from '../cli';
 
 // Timing columns differ between runs by nature; everything else must be identical.
@@ -114,7 +115,7 @@ describe('interruption and resume (real MNIST runs)', () => {
     assert.equal(summary.status, 'completed');
     assert.equal(summary.resumedAt.length, 4);
     assert.equal(summary.final.accuracy, refSummary.final.accuracy);
-    assert.ok(fs.readdirSync(dir).every((f) => !f.endsWith('.tmp') || f.startsWith('checkpoint')), fs.readdirSync(dir).join(' '));
+    assert.ok(fs.readdirSync(dir).every((f) => !f.endsWith('.tmp') || f.startsWith(`.${CHECKPOINT_FILE}.`)), fs.readdirSync(dir).join(' '));
   });
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
