@@ -48,14 +48,18 @@ function typeOf(s: JsonSchema): string {
   return t + bounds(s);
 }
 
-function rows(s: JsonSchema, prefix: string, required: boolean, out: string[]): void {
+function rows(s: JsonSchema, prefix: string, required: boolean, out: string[], variant = ''): void {
   const alts = s.oneOf ?? s.anyOf;
   if (alts && alts.every((a) => a.type === 'object')) {
-    for (const alt of alts) rows(alt, prefix, required, out);
+    // A union of sections (model: mlp or inception) is listed once per kind, named by its literal tag.
+    for (const alt of alts) {
+      const tag = Object.entries(alt.properties ?? {}).find(([, p]) => p.const !== undefined);
+      rows({ ...alt, description: alt.description ?? s.description }, prefix, required, out, tag ? ` (${tag[0]} "${String(tag[1].const)}")` : '');
+    }
     return;
   }
   if (s.type === 'object' && s.properties) {
-    if (prefix) out.push(`| \`${prefix}\` | section | ${s.default !== undefined ? 'all defaults' : required ? 'required' : 'optional'} | ${s.description ?? ''} |`);
+    if (prefix) out.push(`| \`${prefix}\`${variant} | section | ${s.default !== undefined ? 'all defaults' : required ? 'required' : 'optional'} | ${s.description ?? ''} |`);
     for (const [key, child] of Object.entries(s.properties)) {
       rows(child, prefix ? `${prefix}.${key}` : key, (s.required ?? []).includes(key), out);
     }

