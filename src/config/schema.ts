@@ -45,6 +45,26 @@ export const DataSchema = z.strictObject({
     .max(1)
     .default(0)
     .describe('photometric distortion strength (brightness, contrast, saturation; paper 4.2.1 "reduce the photometric distortions"), 0 none to 1 full. imagenet only'),
+  valLabels: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'imagenet with a flat val/ (images, no class folders): the label file, relative to data.path or absolute; "<file> <wnid or 0-based index>" lines (Caffe val.txt, Kaggle LOC_val_solution.csv) or one 1-based id per line in sorted file order (ILSVRC2012_validation_ground_truth.txt)',
+    ),
+  valSynsets: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'imagenet, with one-id-per-line valLabels from the devkit: the wnid of each 1-based id, one per line in id order or "<wnid> <id> ..." lines (map_clsloc.txt); default: id k is the k-th sorted wnid',
+    ),
+}).superRefine((d, ctx) => {
+  // Accepted and ignored would let a user believe the labels came from the file.
+  if (d.dataset === 'imagenet') return;
+  for (const key of ['valLabels', 'valSynsets'] as const) {
+    if (d[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${d.dataset} has no val/ folder; remove the field (it applies to imagenet)` });
+  }
 });
 
 export const InitSchema = z.strictObject({

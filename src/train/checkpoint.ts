@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BatcherState } from '../data/batches';
+import { DataPosition } from '../data/source';
 import { DataError } from '../errors';
 import { writeFileAtomic } from '../logging/files';
 
@@ -30,20 +30,21 @@ export interface LoopState {
   dropoutRng?: number;
 }
 
-export interface CheckpointHeader {
+/** The data order's position sits beside the loop state: `batcher` (MNIST family) or `stream` (ImageNet). */
+export type CheckpointHeader = {
   version: 1;
   loop: LoopState;
-  batcher: BatcherState;
   tensors: { name: string; shape: number[] }[];
-}
+} & DataPosition;
 
 export interface NamedVariable {
   name: string;
   variable: tf.Variable;
 }
 
-export function saveCheckpoint(dir: string, loop: LoopState, batcher: BatcherState, vars: NamedVariable[]): void {
-  const header: CheckpointHeader = { version: 1, loop, batcher, tensors: vars.map((v) => ({ name: v.name, shape: v.variable.shape })) };
+export function saveCheckpoint(dir: string, loop: LoopState, data: DataPosition, vars: NamedVariable[]): void {
+  // Key order as before the ImageNet position existed, so MNIST checkpoints stay byte-identical.
+  const header: CheckpointHeader = { version: 1, loop, ...data, tensors: vars.map((v) => ({ name: v.name, shape: v.variable.shape })) };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const lead = Buffer.alloc(8);
   lead.write(MAGIC, 0, 'ascii');

@@ -3,7 +3,7 @@
  * population pass over training mini-batches.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Batcher, EvalSet } from '../data/batches';
+import { BatchStream, EvalChunk } from '../data/source';
 import { BnMode } from '../layers/batchnorm';
 import { columnPercentiles } from '../metrics';
 import { Network } from '../networks/network';
@@ -39,13 +39,15 @@ export function evalChunkSize(model: ModelConfig): number {
 /**
  * Loss and accuracy over the whole test set, and the percentiles of each
  * tracked unit's input over all test examples (and, for a convolutional
- * feature map, all its positions).
+ * feature map, all its positions). Only the tracked units' inputs are kept,
+ * so the test set itself may be streamed.
  */
-export function evaluate(net: Network, test: EvalSet, mode: Exclude<BnMode, 'train' | 'collect'>, track: TrackSpec): Evaluation {
+export async function evaluate(net: Network, test: AsyncIterable<EvalChunk>, mode: Exclude<BnMode, 'train' | 'collect'>, track: TrackSpec): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
+  let n = 0;
   const tracked: Float32Array[] = [];
-  for (const chunk of test.chunks) {
+  for await (const chunk of test) {
     const [lossT, predT, unitsT] = tf.tidy(() => {
       const { logits, preActivations } = net.forward(chunk.x, mode);
       const pre = preActivations[track.layer];
@@ -53,6 +55,7 @@ export function evaluate(net: Network, test: EvalSet, mode: Exclude<BnMode, 'tra
       return [crossEntropy(logits, chunk.y), tf.argMax(logits, 1), units];
     });
     lossSum += lossT.dataSync()[0] * chunk.labels.length;
+    n += chunk.labels.length;
     const pred = predT.dataSync();
     for (let i = 0; i < pred.length; i++) if (pred[i] === chunk.labels[i]) correct++;
     tracked.push(unitsT.dataSync() as Float32Array);
@@ -61,8 +64,8 @@ export function evaluate(net: Network, test: EvalSet, mode: Exclude<BnMode, 'tra
   const all = new Float32Array(tracked.reduce((n, t) => n + t.length, 0));
   tracked.reduce((offset, t) => (all.set(t, offset), offset + t.length), 0);
   return {
-    loss: lossSum / test.n,
-    accuracy: correct / test.n,
+    loss: lossSum / n,
+    accuracy: correct / n,
     unitPercentiles: columnPercentiles(all, all.length / track.units.length, track.units.length, track.percentiles),
   };
 }
@@ -72,11 +75,11 @@ export function evaluate(net: Network, test: EvalSet, mode: Exclude<BnMode, 'tra
  * through the training network and set each BN's population statistics to
  * E[x] = E_B[mu_B], Var[x] = m/(m-1) E_B[sigma2_B]. Returns the batch count and m.
  */
-export function computePopulationStatistics(net: Network, batcher: Batcher, batches: number): { batches: number; m: number } | null {
+export async function computePopulationStatistics(net: Network, stream: BatchStream, batches: number): Promise<{ batches: number; m: number } | null> {
   if (net.batchNorms.length === 0) return null;
   for (const bn of net.batchNorms) bn.beginPopulation();
   for (let i = 0; i < batches; i++) {
-    const batch = batcher.next();
+    const batch = await stream.next();
     tf.tidy(() => {
       net.forward(batch.x, 'collect');
     });

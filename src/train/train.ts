@@ -7,9 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
-import { Batcher, disposeEvalSet, uploadChunks } from '../data/batches';
-import { loadMnist } from '../data/mnist';
-import { BnrunError, ConfigError, DivergedError } from '../errors';
+import { BatchStream, openDataSource } from '../data/source';
+import { BnrunError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
 import { RunDir } from '../logging/run';
 import { firstStepReaching, maxAccuracy } from '../metrics';
@@ -87,38 +86,44 @@ function stateVariables(net: Network, optimizer: Sgd): NamedVariable[] {
   ];
 }
 
+/** Algorithm 2 over the source's population batches, closing them whatever happens. */
+async function populationPass(net: Network, stream: BatchStream, batches: number): Promise<{ batches: number; m: number } | null> {
+  try {
+    return await computePopulationStatistics(net, stream, batches);
+  } finally {
+    await stream.close();
+  }
+}
+
 export async function train(opts: TrainOptions): Promise<RunSummary> {
   const cfg = opts.config;
-  const { steps, batchSize, evalEvery, checkpointEvery } = cfg.training;
+  const { steps, evalEvery, checkpointEvery } = cfg.training;
 
   const target = resolveTarget(cfg.target, opts.configSource);
-  if (cfg.data.dataset === 'imagenet') {
-    throw new ConfigError(`${opts.configSource}: data.dataset: training on ImageNet is not wired into bnrun train yet (the loader is src/data/imagenet.ts); use the configs/small analogs`);
-  }
-  const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
-  const testSet = uploadChunks(data.test, data.classes, evalChunkSize(cfg.model));
-  // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files are closed and its lock released.
+  const data = await openDataSource(cfg, { configSource: opts.configSource, evalChunk: evalChunkSize(cfg.model) });
+  // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files and data streams are closed and its lock released.
   let opened: RunDir | undefined;
   try {
     const rng = new Rng(cfg.seed);
     const net = buildNetwork(cfg.model, rng.fork('init'));
     const optimizer = new Sgd(cfg.optimizer, net.trainable);
-    const batcher = new Batcher(data.train, batchSize, rng.fork('data'), data.classes);
     const track = trackSpec(cfg);
     // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
     const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
 
     let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
     const history: { step: number; accuracy: number }[] = [];
+    const ckptFile = `${opts.outDir}/${CHECKPOINT_FILE}`;
+    const ckpt = opts.resume ? loadCheckpoint(opts.outDir) : null;
+    if (ckpt) {
+      restoreVariables(ckpt, stateVariables(net, optimizer), ckptFile);
+      loop = ckpt.header.loop;
+      if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
+    }
+    // Opened before the run directory, so a training tree that fails its checks leaves no half-started run.
+    const batches = await data.train(ckpt ? { position: ckpt.header, file: ckptFile } : null);
     let run: RunDir;
     if (opts.resume) {
-      const ckpt = loadCheckpoint(opts.outDir);
-      if (ckpt) {
-        restoreVariables(ckpt, stateVariables(net, optimizer), `${opts.outDir}/${CHECKPOINT_FILE}`);
-        batcher.restore(ckpt.header.batcher);
-        loop = ckpt.header.loop;
-        if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
-      }
       const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
       run = reopened.run;
       for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
@@ -135,8 +140,8 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     let lastCheckpoint = performance.now();
     let diverged: { step: number } | null = null;
 
-    const record = (step: number) => {
-      const ev = evaluate(net, testSet, monitorMode, track);
+    const record = async (step: number) => {
+      const ev = await evaluate(net, data.test(), monitorMode, track);
       const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
       const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
       history.push({ step, accuracy: ev.accuracy });
@@ -146,7 +151,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
     };
     const checkpoint = () => {
-      saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batcher.state, stateVariables(net, optimizer));
+      saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batches.position, stateVariables(net, optimizer));
       lastCheckpoint = performance.now();
     };
     const checkpointDue = (step: number) =>
@@ -154,12 +159,12 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
 
     progress.start(loop.step);
     try {
-      if (loop.step === 0 && history.length === 0) record(0);
+      if (loop.step === 0 && history.length === 0) await record(0);
       while (loop.step < steps) {
         const step = loop.step + 1;
         const lr = learningRateAt(cfg.optimizer, step - 1);
         const tStep = performance.now();
-        const batch = batcher.next();
+        const batch = await batches.next();
         const loss = trainStep(net, optimizer, batch, lr);
         tf.dispose([batch.x, batch.y]);
         const dt = (performance.now() - tStep) / 1000;
@@ -174,7 +179,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
         loop.lossSum += loss;
         loop.lossCount += 1;
         progress.tick(step);
-        if (step % evalEvery === 0 || step === steps) record(step);
+        if (step % evalEvery === 0 || step === steps) await record(step);
         if (checkpointDue(step)) checkpoint();
         // Signals are delivered only when the event loop runs; it gets a turn between steps.
         if (await stop.requested()) {
@@ -191,9 +196,10 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     let final: RunSummary['final'] = null;
     if (!diverged && !interrupted) {
       checkpoint();
-      const moving = net.batchNorms.length > 0 ? evaluate(net, testSet, 'moving', track) : null;
-      const population = computePopulationStatistics(net, new Batcher(data.train, batchSize, rng.fork('population'), data.classes), cfg.training.populationBatches);
-      const exact = evaluate(net, testSet, 'population', track);
+      await batches.close();
+      const moving = net.batchNorms.length > 0 ? await evaluate(net, data.test(), 'moving', track) : null;
+      const population = net.batchNorms.length > 0 ? await populationPass(net, await data.population(), cfg.training.populationBatches) : null;
+      const exact = await evaluate(net, data.test(), 'population', track);
       final = {
         step: steps,
         accuracy: exact.accuracy,
@@ -241,6 +247,6 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     return summary;
   } finally {
     opened?.close();
-    disposeEvalSet(testSet);
+    await data.close();
   }
 }
