@@ -98,7 +98,7 @@ describe('shipped configs', () => {
       assert.equal(cfg.name, name);
       assert.equal(cfg.paper, name);
       assert.equal(cfg.seed, 1);
-      assert.deepEqual(cfg.data, { dataset: 'mnist' });
+      assert.deepEqual(cfg.data, { dataset: 'mnist', shuffle: 'full', distortion: 0 });
       assert.equal(cfg.model.type, 'mlp');
       assert.deepEqual(cfg.model.hidden, [100, 100, 100]);
       assert.equal(cfg.model.activation, 'sigmoid');

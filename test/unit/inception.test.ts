@@ -422,7 +422,7 @@ describe('layers', () => {
 });
 
 describe('config schema', () => {
-  const base = () => ({ name: 't', data: { dataset: 'fashion-mnist' }, model: { ...InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] }) } });
+  const base = () => ({ name: 't', data: { dataset: 'imagenet' }, model: { ...InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] }) } });
 
   it('defaults: ReLU, no BN, LRN, dropout 0.4, 224x224x3, 1000 classes, He init', () => {
     const m = InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] });
