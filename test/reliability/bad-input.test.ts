@@ -88,6 +88,9 @@ const BAD_CONFIGS: [string, string, string][] = [
   ['format.toml', 'name = "x"', 'unknown config format'],
   ['extends-number.json', JSON.stringify({ extends: 7, name: 'x' }), 'extends'],
   ['extends-missing.json', JSON.stringify({ extends: 'nowhere.json', name: 'x' }), 'nowhere.json'],
+  ['input-size.json', ext({ model: { inputSize: 100 } }), 'model.inputSize'],
+  ['classes.json', ext({ model: { classes: 5 } }), 'model.classes'],
+  ['shuffle-mnist.json', ext({ data: { dataset: 'mnist', shuffle: 1000 } }), 'data.shuffle'],
   ['target-above-one.json', ext({ target: 72.2 }), 'target'],
   ['target-no-baseline.json', ext({ target: { baselineMax: 'results/no-such-baseline' } }), 'target.baselineMax: results/no-such-baseline/summary.json not found'],
 ];
