@@ -79,6 +79,17 @@ export const InitSchema = z.strictObject({
     .describe('standard deviation of the initial weights (the paper says only "small random Gaussian"; see the README sweep)'),
 });
 
+/** BN's settings, the same for both kinds of network. */
+const bnFields = {
+  epsilon: z.number().positive().default(0.001).describe('BN: added to the variance for numerical stability'),
+  movingAverageDecay: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.99)
+    .describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
+};
+
 export const MlpSchema = z.strictObject({
   type: z.literal('mlp').describe('fully-connected network of the MNIST experiment (paper 4.1)'),
   inputSize: positiveInt.default(784).describe('input width: 28x28 pixels'),
@@ -93,13 +104,7 @@ export const MlpSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('z = g(BN(Wu)) in every hidden layer: BN before the nonlinearity, the bias b dropped'),
-  epsilon: z.number().positive().default(0.001).describe('BN: added to the variance for numerical stability'),
-  movingAverageDecay: z
-    .number()
-    .min(0)
-    .lt(1)
-    .default(0.99)
-    .describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
+  ...bnFields,
   init: InitSchema.prefault({}).describe('weight initialisation'),
 });
 
@@ -153,13 +158,7 @@ export const InceptionSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('BN per feature map before every nonlinearity (BN-Inception); conv biases dropped'),
-  epsilon: z.number().positive().default(0.001).describe('BN: added to the variance for numerical stability'),
-  movingAverageDecay: z
-    .number()
-    .min(0)
-    .lt(1)
-    .default(0.99)
-    .describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
+  ...bnFields,
   dropout: z
     .number()
     .min(0)
