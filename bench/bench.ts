@@ -1,43 +1,100 @@
 /**
  * `npm run bench`: milliseconds per training step of the paper's networks on
  * every tfjs backend this machine has, beside PyTorch on the same machine
- * (bench/torch_mlp.py, one thread), as ratios. Real MNIST batches, the same
- * code path as `bnrun train` (Batcher + trainStep), median over timed steps
- * after a warm-up.
+ * (bench/torch_mlp.py for the MNIST MLPs, bench/torch_inception.py for the
+ * small Inception analogs; one thread), as ratios. Real MNIST / Fashion-MNIST
+ * batches, the same code path as `bnrun train` (buildNetwork, Sgd, Batcher,
+ * trainStep), median over timed steps after a warm-up.
  *
- *   npm run bench                 # all backends, both MNIST nets, PyTorch reference
- *   npm run bench -- --steps 500  # more timed steps
- *   npm run bench -- --figure1    # also time the full Figure 1 (both nets, 50k steps)
+ *   npm run bench                          # all backends, all nets, PyTorch reference
+ *   npm run bench -- --steps 500           # more timed steps for the MNIST nets
+ *   npm run bench -- --conv-steps 100      # more timed steps for the Inception analogs
+ *   npm run bench -- --nets mnist-bn,small-inception --backends wasm
+ *   npm run bench -- --cpu-conv            # also the Inception analogs on the cpu backend (minutes)
+ *   npm run bench -- --figure1             # also time the full Figure 1 (both MNIST nets, 50k steps)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BACKENDS, selectBackend } from '../src/backend';
+import { BACKENDS, BackendRequest, selectBackend } from '../src/backend';
 import { loadConfig } from '../src/config/load';
 import { Config } from '../src/config/schema';
 import { Batcher } from '../src/data/batches';
 import { loadMnist } from '../src/data/mnist';
 import { buildNetwork } from '../src/networks/build';
+import { describeModel } from '../src/networks/info';
 import { Rng } from '../src/rng';
 import { Sgd } from '../src/train/optimizer';
 import { trainStep } from '../src/train/step';
 import { train } from '../src/train/train';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const NETS = ['mnist-baseline', 'mnist-bn'] as const;
 const TORCH_PYTHON = '/usr/bin/python3';
 
-interface Row {
-  net: string;
-  backend: string;
-  msPerStep: number;
+/** Which PyTorch script times the net: the MLPs and the convnets need different networks and data. */
+type Reference = 'mlp' | 'inception';
+
+interface BenchNet {
+  /** Row label, and the `net` field of the reference script's JSON (torch_inception.py uses the config's name). */
+  id: string;
+  config: string;
+  reference: Reference;
 }
+
+const NETS: readonly BenchNet[] = [
+  { id: 'mnist-baseline', config: 'configs/mnist-baseline.json', reference: 'mlp' },
+  { id: 'mnist-bn', config: 'configs/mnist-bn.json', reference: 'mlp' },
+  { id: 'small-inception', config: 'configs/small/inception.json', reference: 'inception' },
+  { id: 'small-bn-x5', config: 'configs/small/bn-x5.json', reference: 'inception' },
+];
+
+interface Row {
+  net: BenchNet;
+  backend: string;
+  batch: number;
+  msPerStep: number;
+  steps: number;
+}
+
+interface TorchRow {
+  msPerStep: number;
+  /** torch_inception.py counts its parameters; torch_mlp.py does not. */
+  parameters: number | null;
+}
+
+type TorchResult = { rows: Map<string, TorchRow>; version: string; blas: string } | { skipped: string };
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} needs a non-negative integer, got ${process.argv[i + 1]}`);
+  return v;
+}
+
+function selectedNets(): BenchNet[] {
+  const i = process.argv.indexOf('--nets');
+  if (i < 0) return [...NETS];
+  const ids = (process.argv[i + 1] ?? '').split(',').filter((s) => s !== '');
+  const unknown = ids.filter((id) => !NETS.some((n) => n.id === id));
+  if (ids.length === 0 || unknown.length > 0) {
+    throw new Error(`--nets: unknown ${unknown.length > 0 ? unknown.join(', ') : '(empty list)'}; choose from ${NETS.map((n) => n.id).join(', ')}`);
+  }
+  return NETS.filter((n) => ids.includes(n.id));
+}
+
+function selectedBackends(): BackendRequest[] {
+  const all = BACKENDS.filter((b) => b !== 'auto');
+  const i = process.argv.indexOf('--backends');
+  if (i < 0) return all;
+  const names = (process.argv[i + 1] ?? '').split(',').filter((s) => s !== '');
+  const unknown = names.filter((b) => !all.some((a) => a === b));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`--backends: unknown ${unknown.length > 0 ? unknown.join(', ') : '(empty list)'}; choose from ${all.join(', ')}`);
+  }
+  return all.filter((b) => names.includes(b));
 }
 
 function median(xs: number[]): number {
@@ -45,13 +102,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function shippedConfig(net: string): Config {
-  return loadConfig(path.join(ROOT, 'configs', `${net}.json`));
+function shippedConfig(net: BenchNet): Config {
+  return loadConfig(path.join(ROOT, net.config));
 }
 
 /** Times trainStep exactly as the training loop calls it, batch gather and disposal included. */
 function timeSteps(cfg: Config, warmup: number, timed: number): number {
-  if (cfg.data.dataset === 'imagenet') throw new Error('bench times the MNIST nets only');
+  // The small Inception analogs train on Fashion-MNIST through the same loader and Batcher as the MLPs.
+  if (cfg.data.dataset === 'imagenet') throw new Error('bench times the MNIST-family nets only');
   const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
   const rng = new Rng(cfg.seed);
   const net = buildNetwork(cfg.model, rng.fork('init'));
@@ -68,71 +126,138 @@ function timeSteps(cfg: Config, warmup: number, timed: number): number {
   for (const p of net.trainable) p.variable.dispose();
   // gamma and beta are among net.trainable; only the statistics are left.
   for (const bn of net.batchNorms) tf.dispose(bn.statistics);
+  // Momentum velocities: without this every timed net leaks a copy of its weights.
+  for (const s of optimizer.state) s.variable.dispose();
   return median(times);
 }
 
-/** PyTorch's ms/step for each net, or null with the reason. */
-function torchReference(steps: number): { rows: Map<string, number>; version: string; blas: string } | { skipped: string } {
-  if (!fs.existsSync(TORCH_PYTHON)) return { skipped: `${TORCH_PYTHON} not found` };
-  const r = spawnSync(TORCH_PYTHON, [path.join(ROOT, 'bench', 'torch_mlp.py'), '--json', '--steps', String(steps)], { encoding: 'utf8' });
-  if (r.status !== 0) return { skipped: (r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed' };
-  const rows = new Map<string, number>();
+/** Runs one reference script; its stdout is one JSON object per line. */
+function runTorch(script: string, args: string[]): TorchResult {
+  const r = spawnSync(TORCH_PYTHON, [path.join(ROOT, 'bench', script), '--json', ...args], { encoding: 'utf8' });
+  if (r.error) return { skipped: `${script}: ${r.error.message}` };
+  // Exit 3 is the scripts' "torch is not installed"; other failures are reported the same way, by their last line.
+  if (r.status !== 0) return { skipped: `${script}: ${(r.stderr || `exit ${r.status}`).trim().split('\n').pop() ?? 'failed'}` };
+  const rows = new Map<string, TorchRow>();
   let version = '';
   let blas = '';
   for (const line of r.stdout.trim().split('\n')) {
-    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string; blas: string };
-    rows.set(j.net === 'bn' ? 'mnist-bn' : 'mnist-baseline', j.ms_per_step_median);
+    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string; blas: string; parameters?: number };
+    // torch_mlp.py names its nets baseline and bn.
+    const id = j.net === 'bn' ? 'mnist-bn' : j.net === 'baseline' ? 'mnist-baseline' : j.net;
+    rows.set(id, { msPerStep: j.ms_per_step_median, parameters: j.parameters ?? null });
     version = j.torch;
     blas = j.blas;
   }
   return { rows, version, blas };
 }
 
+/** PyTorch's ms/step for the selected nets, one script per kind of network, or why each was skipped. */
+function torchReference(nets: BenchNet[], mlpSteps: number, convSteps: number, convWarmup: number): Map<Reference, TorchResult> {
+  const out = new Map<Reference, TorchResult>();
+  if (!fs.existsSync(TORCH_PYTHON)) {
+    for (const n of nets) out.set(n.reference, { skipped: `${TORCH_PYTHON} not found` });
+    return out;
+  }
+  const mlp = nets.filter((n) => n.reference === 'mlp');
+  if (mlp.length > 0) {
+    const which = mlp.length === 2 ? 'both' : mlp[0].id === 'mnist-bn' ? 'bn' : 'baseline';
+    out.set('mlp', runTorch('torch_mlp.py', ['--net', which, '--steps', String(mlpSteps)]));
+  }
+  const conv = nets.filter((n) => n.reference === 'inception');
+  if (conv.length > 0) {
+    // The script reads the same config files (extends included) and builds the same network from them.
+    const configs = conv.map((n) => path.join(ROOT, n.config));
+    out.set('inception', runTorch('torch_inception.py', [...configs, '--steps', String(convSteps), '--warmup', String(convWarmup)]));
+  }
+  return out;
+}
+
 async function figure1(): Promise<void> {
   const backend = await selectBackend('auto');
   let total = 0;
-  for (const net of NETS) {
+  for (const net of NETS.filter((n) => n.reference === 'mlp')) {
     const cfg = shippedConfig(net);
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), `bnrun-bench-${net}-`));
-    const s = await train({ config: cfg, configSource: `configs/${net}.json`, outDir: out, backend, tty: false });
-    console.log(`figure 1 ${net}: ${s.wallTimeS.toFixed(1)} s wall (${cfg.training.steps} steps, evaluations included), ${s.trainMsPerStep.toFixed(3)} ms/step, final accuracy ${(s.final?.accuracy ?? NaN).toFixed(4)}`);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), `bnrun-bench-${net.id}-`));
+    const s = await train({ config: cfg, configSource: net.config, outDir: out, backend, tty: false });
+    console.log(`figure 1 ${net.id}: ${s.wallTimeS.toFixed(1)} s wall (${cfg.training.steps} steps, evaluations included), ${s.trainMsPerStep.toFixed(3)} ms/step, final accuracy ${(s.final?.accuracy ?? NaN).toFixed(4)}`);
     total += s.wallTimeS;
     fs.rmSync(out, { recursive: true, force: true });
   }
   console.log(`figure 1 total: ${total.toFixed(1)} s on ${backend.name}`);
 }
 
+function fmt(ms: number): string {
+  // Inception steps take tens to thousands of ms; three decimals only matter for the MLPs.
+  return ms >= 100 ? ms.toFixed(1) : ms.toFixed(3);
+}
+
 async function main(): Promise<void> {
+  const nets = selectedNets();
   const timed = arg('--steps', 300);
   const warmup = arg('--warmup', 100);
+  // An Inception step costs ~100x an MLP step, so the convnets get their own, smaller counts.
+  const convTimed = arg('--conv-steps', 50);
+  const convWarmup = arg('--conv-warmup', 10);
+  const cpuConv = process.argv.includes('--cpu-conv');
   const rows: Row[] = [];
   const skipped: string[] = [];
-  for (const backend of BACKENDS.filter((b) => b !== 'auto')) {
+  const backends = selectedBackends();
+  for (const backend of backends) {
     try {
       await selectBackend(backend);
     } catch (e) {
       skipped.push(`${backend}: ${(e as Error).message}`);
       continue;
     }
-    // The cpu backend is a slow reference: fewer steps keep the bench short.
-    const scale = backend === 'cpu' ? 0.1 : 1;
-    for (const net of NETS) {
-      rows.push({ net, backend, msPerStep: timeSteps(shippedConfig(net), Math.ceil(warmup * scale), Math.ceil(timed * scale)) });
+    for (const net of nets) {
+      const conv = net.reference === 'inception';
+      if (backend === 'cpu' && conv && !cpuConv) {
+        skipped.push(`cpu ${net.id}: an Inception step takes over a minute on the cpu backend (plain-JS convolutions); --cpu-conv times 1 step after 1 warm-up`);
+        continue;
+      }
+      // The cpu backend is a slow reference: a tenth of the steps keeps the bench short,
+      // and a single Inception step (minutes for warm-up plus one) is all it can afford.
+      const scale = backend === 'cpu' ? 0.1 : 1;
+      const n = backend === 'cpu' && conv ? 1 : Math.max(1, Math.ceil((conv ? convTimed : timed) * scale));
+      const w = backend === 'cpu' && conv ? 1 : Math.ceil((conv ? convWarmup : warmup) * scale);
+      const cfg = shippedConfig(net);
+      rows.push({ net, backend, batch: cfg.training.batchSize, msPerStep: timeSteps(cfg, w, n), steps: n });
     }
   }
-  const torch = torchReference(Math.max(timed, 1000));
-  const ref = 'rows' in torch ? torch.rows : new Map<string, number>();
-  console.log(`bnrun bench: median ms per training step after warm-up, batch 60, real MNIST; ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`);
-  console.log('reference: ' + ('rows' in torch ? `PyTorch ${torch.version}, 1 thread, BLAS ${torch.blas} (bench/torch_mlp.py)` : `PyTorch skipped: ${torch.skipped}`));
+  const torch = torchReference(nets, Math.max(timed, 1000), Math.max(convTimed, 20), convWarmup);
+  console.log(`bnrun bench: median ms per training step after warm-up, real MNIST (MLPs) and Fashion-MNIST (Inception analogs) batches; ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`);
+  for (const [kind, t] of torch) {
+    const script = kind === 'mlp' ? 'bench/torch_mlp.py' : 'bench/torch_inception.py';
+    console.log(`reference (${kind === 'mlp' ? 'MNIST nets' : 'Inception analogs'}): ` + ('rows' in t ? `PyTorch ${t.version}, 1 thread, BLAS ${t.blas} (${script})` : `PyTorch skipped: ${t.skipped}`));
+  }
   console.log('');
-  console.log(['network'.padEnd(16), 'backend'.padEnd(11), 'ms/step'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7)].join(' '));
+  console.log(['network'.padEnd(16), 'backend'.padEnd(11), 'batch'.padStart(5), 'steps'.padStart(5), 'ms/step'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7)].join(' '));
   for (const r of rows) {
-    const t = ref.get(r.net);
+    const t = torch.get(r.net.reference);
+    const ref = t && 'rows' in t ? t.rows.get(r.net.id)?.msPerStep : undefined;
     console.log(
-      [r.net.padEnd(16), r.backend.padEnd(11), r.msPerStep.toFixed(3).padStart(9), (t ? t.toFixed(3) : '-').padStart(9), (t ? `${(r.msPerStep / t).toFixed(2)}x` : '-').padStart(7)].join(' '),
+      [
+        r.net.id.padEnd(16),
+        r.backend.padEnd(11),
+        String(r.batch).padStart(5),
+        String(r.steps).padStart(5),
+        fmt(r.msPerStep).padStart(9),
+        (ref ? fmt(ref) : '-').padStart(9),
+        (ref ? `${(r.msPerStep / ref).toFixed(2)}x` : '-').padStart(7),
+      ].join(' '),
     );
   }
   for (const s of skipped) console.log(`skipped ${s}`);
+  // The reference is only fair if it is the same network: compare parameter counts with `bnrun info`'s.
+  const inception = torch.get('inception');
+  if (inception && 'rows' in inception) {
+    for (const net of nets.filter((n) => n.reference === 'inception')) {
+      const ours = describeModel(shippedConfig(net).model).totalParameters;
+      const theirs = inception.rows.get(net.id)?.parameters ?? null;
+      const verdict = theirs === ours ? 'same' : 'MISMATCH: the reference is not the same network';
+      console.log(`parameters ${net.id}: bnrun ${ours.toLocaleString('en-US')}, pytorch ${theirs?.toLocaleString('en-US') ?? '?'} (${verdict})`);
+    }
+  }
   if (process.argv.includes('--figure1')) await figure1();
 }
 
