@@ -141,9 +141,11 @@ function runTorch(script: string, args: string[]): TorchResult {
   let version = '';
   let blas = '';
   for (const line of r.stdout.trim().split('\n')) {
-    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string; blas: string; parameters?: number };
-    // torch_mlp.py names its nets baseline and bn.
-    const id = j.net === 'bn' ? 'mnist-bn' : j.net === 'baseline' ? 'mnist-baseline' : j.net;
+    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string; blas: string; parameters?: number; config?: string };
+    // torch_mlp.py names its nets baseline and bn; torch_inception.py gives the config file it read,
+    // which identifies the row even if the config's name changes.
+    const byConfig = j.config === undefined ? undefined : NETS.find((n) => n.config === j.config)?.id;
+    const id = byConfig ?? (j.net === 'bn' ? 'mnist-bn' : j.net === 'baseline' ? 'mnist-baseline' : j.net);
     rows.set(id, { msPerStep: j.ms_per_step_median, parameters: j.parameters ?? null });
     version = j.torch;
     blas = j.blas;
