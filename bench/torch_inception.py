@@ -5,12 +5,10 @@ network bnrun builds from the same config file, momentum SGD with L2 weight
 decay. Run with /usr/bin/python3 (apt python3-torch; the pyenv python on PATH
 has no torch). Exit 3 = no torch, the bench skips."""
 import argparse
-import gzip
 import json
 import math
 import os
 import statistics
-import struct
 import sys
 import time
 
@@ -49,22 +47,10 @@ try:
     import torch
     import torch.nn.functional as F
     from torch import nn
+    from torch_common import blas_in_use, read_idx
 except ImportError:
     print('torch not installed: apt-get install python3-torch, run with /usr/bin/python3', file=sys.stderr)
     sys.exit(3)
-
-
-def blas_in_use():
-    # Same check as torch_mlp.py: which libblas.so torch resolved. Convolutions
-    # mostly go through torch's own kernels (oneDNN or im2col + BLAS), so
-    # netlib hurts less here than for the MLP, but it is still reported.
-    with open('/proc/self/maps') as f:
-        libs = {line.split()[-1] for line in f if '/libblas.so' in line or 'mkl' in line}
-    if any('openblas' in l for l in libs):
-        return 'openblas'
-    if any('/blas/libblas.so' in l for l in libs):
-        return 'netlib-reference'
-    return 'mkl' if any('mkl' in l for l in libs) else 'unknown'
 
 
 # ---------------------------------------------------------------- config
@@ -296,26 +282,6 @@ def make_optimizer(model, opt):
 
 
 # ---------------------------------------------------------------- data
-
-def read_idx(directory, name, magic):
-    """The idx file, or its .gz (Debian's dataset-fashion-mnist ships gzipped ones)."""
-    path = os.path.join(directory, name)
-    if os.path.exists(path):
-        with open(path, 'rb') as f:
-            buf = f.read()
-    elif os.path.exists(path + '.gz'):
-        with gzip.open(path + '.gz', 'rb') as f:
-            buf = f.read()
-    else:
-        sys.exit(f'{path}[.gz] not found (use --data DIR)')
-    got, n = struct.unpack('>II', buf[:8])
-    if got != magic:
-        sys.exit(f'{path}: magic {got}, expected {magic}')
-    if magic == 2051:
-        rows, cols = struct.unpack('>II', buf[8:16])
-        return np.frombuffer(buf, np.uint8, n * rows * cols, 16).reshape(n, rows * cols)
-    return np.frombuffer(buf, np.uint8, n, 8)
-
 
 def load_train(directory):
     x = read_idx(directory, 'train-images-idx3-ubyte', 2051).astype(np.float32) / 255

@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import statistics
-import struct
 import sys
 import time
 
@@ -19,47 +18,21 @@ def import_torch(threads):
     # go to whichever BLAS the alternatives system picked, and set_num_threads
     # does not reach OpenBLAS's own pool: that must be set before loading.
     os.environ['OPENBLAS_NUM_THREADS'] = str(threads)
-    global np, torch, nn
+    global np, torch, nn, blas_in_use, read_idx
     try:
         import numpy as np
         import torch
         from torch import nn
+        from torch_common import blas_in_use, read_idx
     except ImportError:
         print('torch not installed: apt-get install python3-torch, run with /usr/bin/python3', file=sys.stderr)
         sys.exit(3)
     torch.set_num_threads(threads)
 
 
-def blas_in_use():
-    # netlib's reference libblas3 is ~10x slower than OpenBLAS here and would
-    # make a misleading reference, so report which libblas.so torch resolved.
-    # (Not just "is libopenblas mapped": OpenBLAS's liblapack maps it anyway.)
-    with open('/proc/self/maps') as f:
-        libs = {line.split()[-1] for line in f if '/libblas.so' in line or 'mkl' in line}
-    if any('openblas' in l for l in libs):
-        return 'openblas'
-    if any('/blas/libblas.so' in l for l in libs):
-        return 'netlib-reference'
-    return 'mkl' if any('mkl' in l for l in libs) else 'unknown'
-
-
-def read_idx(path, magic):
-    if not os.path.exists(path):
-        sys.exit(f'MNIST file not found: {path} (use --data DIR)')
-    with open(path, 'rb') as f:
-        buf = f.read()
-    got, n = struct.unpack('>II', buf[:8])
-    if got != magic:
-        sys.exit(f'{path}: magic {got}, expected {magic}')
-    if magic == 2051:
-        rows, cols = struct.unpack('>II', buf[8:16])
-        return np.frombuffer(buf, np.uint8, n * rows * cols, 16).reshape(n, rows * cols)
-    return np.frombuffer(buf, np.uint8, n, 8)
-
-
 def load_mnist(data_dir):
-    x = read_idx(os.path.join(data_dir, 'train-images-idx3-ubyte'), 2051).astype(np.float32) / 255
-    y = read_idx(os.path.join(data_dir, 'train-labels-idx1-ubyte'), 2049).astype(np.int64)
+    x = read_idx(data_dir, 'train-images-idx3-ubyte', 2051).astype(np.float32) / 255
+    y = read_idx(data_dir, 'train-labels-idx1-ubyte', 2049).astype(np.int64)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 

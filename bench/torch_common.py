@@ -1,0 +1,41 @@
+"""What the PyTorch reference scripts (torch_mlp.py, torch_inception.py) share:
+which BLAS torch resolved, and the idx files they train on."""
+import gzip
+import os
+import struct
+import sys
+
+import numpy as np
+
+
+def blas_in_use():
+    # netlib's reference libblas3 is ~10x slower than OpenBLAS here and would
+    # make a misleading reference, so report which libblas.so torch resolved.
+    # (Not just "is libopenblas mapped": OpenBLAS's liblapack maps it anyway.)
+    with open('/proc/self/maps') as f:
+        libs = {line.split()[-1] for line in f if '/libblas.so' in line or 'mkl' in line}
+    if any('openblas' in l for l in libs):
+        return 'openblas'
+    if any('/blas/libblas.so' in l for l in libs):
+        return 'netlib-reference'
+    return 'mkl' if any('mkl' in l for l in libs) else 'unknown'
+
+
+def read_idx(directory, name, magic):
+    """An idx file as uint8 rows (images flattened), plain or .gz (Debian's dataset-fashion-mnist ships gzipped ones)."""
+    path = os.path.join(directory, name)
+    if os.path.exists(path):
+        with open(path, 'rb') as f:
+            buf = f.read()
+    elif os.path.exists(path + '.gz'):
+        with gzip.open(path + '.gz', 'rb') as f:
+            buf = f.read()
+    else:
+        sys.exit(f'{path}[.gz] not found (use --data DIR)')
+    got, n = struct.unpack('>II', buf[:8])
+    if got != magic:
+        sys.exit(f'{path}: magic {got}, expected {magic}')
+    if magic == 2051:
+        rows, cols = struct.unpack('>II', buf[8:16])
+        return np.frombuffer(buf, np.uint8, n * rows * cols, 16).reshape(n, rows * cols)
+    return np.frombuffer(buf, np.uint8, n, 8)
