@@ -64,8 +64,9 @@ async function trainCommand(configFile: string | undefined, flags: TrainFlags): 
   console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
   const s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false });
   const final = s.final;
-  const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%` : 'no final evaluation';
-  const best = s.maxAccuracy ? `, max ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
+  // BN nets: the final number uses Algorithm 2's population statistics, the evaluations during training the moving averages.
+  const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%${final.statistics === 'population' ? ' (population statistics)' : ''}` : 'no final evaluation';
+  const best = s.maxAccuracy ? `, best during training ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
   console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${backend.name}; results in ${outDir}`);
 }
 
