@@ -53,4 +53,9 @@ describe('each variant changes exactly what the paper says', () => {
       assert.deepEqual(changed(scale, 'inception', 'inception-sigmoid'), ['model.activation']);
     });
   }
+  it('small: the extra control inception-x30 is Inception at BN-x30\'s rate', () => {
+    assert.deepEqual(changed('small', 'inception', 'inception-x30'), ['optimizer.learningRate']);
+    const rate = (n: string) => loadConfig(path.join(ROOT, 'configs', 'small', `${n}.json`)).optimizer.learningRate;
+    assert.equal(rate('inception-x30'), rate('bn-x30'));
+  });
 });
