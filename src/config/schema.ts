@@ -276,8 +276,9 @@ export const ConfigSchema = z
     description: z.string().optional().describe('free text, copied into the run'),
     paper: z
       .enum(PAPER_NETWORKS)
+      .nullable()
       .optional()
-      .describe('the paper network this config reproduces; `bnrun compare` prints the published numbers beside it'),
+      .describe('the paper network this config reproduces; `bnrun compare` prints the published numbers beside it; null: none (drops one inherited through extends)'),
     seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
     data: DataSchema.describe('the dataset'),
     model: ModelSchema.describe('the network; `type` selects its kind'),
