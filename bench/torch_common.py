@@ -1,11 +1,14 @@
 """What the PyTorch reference scripts (torch_mlp.py, torch_inception.py) share:
-which BLAS torch resolved, and the idx files they train on."""
+which BLAS torch resolved, the idx files they train on, and the timed step loop.
+Imported after torch, so a missing torch is reported by the scripts themselves."""
 import gzip
 import os
 import struct
 import sys
+import time
 
 import numpy as np
+import torch
 
 
 def blas_in_use():
@@ -39,3 +42,28 @@ def read_idx(directory, name, magic):
         rows, cols = struct.unpack('>II', buf[8:16])
         return np.frombuffer(buf, np.uint8, n * rows * cols, 16).reshape(n, rows * cols)
     return np.frombuffer(buf, np.uint8, n, 8)
+
+
+def time_training_steps(model, opt, loss_fn, x, y, batch, seed, warmup, steps):
+    """Milliseconds of each timed training step after `warmup` untimed ones:
+    batch gather from a seeded per-epoch permutation, forward, loss, backward,
+    update, and the loss read back, as bnrun's trainStep does every step."""
+    gen = torch.Generator().manual_seed(seed)
+    n = x.shape[0]
+    perm, pos = torch.randperm(n, generator=gen), 0
+    times = []
+    for step in range(warmup + steps):
+        t0 = time.perf_counter()
+        # Reshuffle per epoch like a real loop; rare enough not to move the median.
+        if pos + batch > n:
+            perm, pos = torch.randperm(n, generator=gen), 0
+        idx = perm[pos:pos + batch]
+        pos += batch
+        loss = loss_fn(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()
+        if step >= warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    return times

@@ -10,7 +10,6 @@ import math
 import os
 import statistics
 import sys
-import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 DEFAULT_CONFIGS = [os.path.join(ROOT, 'configs', 'small', 'inception.json'), os.path.join(ROOT, 'configs', 'small', 'bn-x5.json')]
@@ -47,7 +46,7 @@ try:
     import torch
     import torch.nn.functional as F
     from torch import nn
-    from torch_common import blas_in_use, read_idx
+    from torch_common import blas_in_use, read_idx, time_training_steps
 except ImportError:
     print('torch not installed: apt-get install python3-torch, run with /usr/bin/python3', file=sys.stderr)
     sys.exit(3)
@@ -312,25 +311,7 @@ def time_config(path, args, cache):
     if directory not in cache:
         cache[directory] = load_train(directory)
     x, y = cache[directory]
-    gen = torch.Generator().manual_seed(cfg['seed'])
-    n = x.shape[0]
-    perm, pos = torch.randperm(n, generator=gen), 0
-    times = []
-    for step in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
-        if pos + batch > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos:pos + batch]
-        pos += batch
-        xb, yb = x[idx], y[idx]
-        loss = loss_fn(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        # bnrun's trainStep reads the loss back every step; do the same.
-        loss.item()
-        if step >= args.warmup:
-            times.append((time.perf_counter() - t0) * 1000)
+    times = time_training_steps(model, opt, loss_fn, x, y, batch, cfg['seed'], args.warmup, args.steps)
     return {
         'net': cfg['name'],
         'config': os.path.relpath(path, ROOT),

