@@ -130,16 +130,24 @@ function isPaperNetwork(v: unknown): v is PaperNetwork {
 
 type Loaded<T> = { ok: true; value: T; notes: string[] } | { ok: false; why: string };
 
-function readInfo(dir: string): Loaded<RunInfo> {
-  const file = path.join(dir, 'config.json');
-  if (!fs.existsSync(file)) return { ok: false, why: 'no config.json' };
+/** A run's JSON file as an object, or why not (missing, unparsable, not an object). */
+function readJsonObject(dir: string, name: string): Loaded<Record<string, unknown>> {
+  const file = path.join(dir, name);
+  if (!fs.existsSync(file)) return { ok: false, why: `no ${name}` };
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    return { ok: false, why: `config.json unreadable (${(e as Error).message.split('\n')[0]})` };
+    return { ok: false, why: `${name} unreadable (${(e as Error).message.split('\n')[0]})` };
   }
-  if (!isRecord(raw)) return { ok: false, why: 'config.json is not an object' };
+  if (!isRecord(raw)) return { ok: false, why: `${name} is not an object` };
+  return { ok: true, value: raw, notes: [] };
+}
+
+function readInfo(dir: string): Loaded<RunInfo> {
+  const json = readJsonObject(dir, 'config.json');
+  if (!json.ok) return json;
+  const raw = json.value;
   const data = raw.data;
   const dataset = isRecord(data) && typeof data.dataset === 'string' ? data.dataset : null;
   if (dataset === null) return { ok: false, why: 'config.json has no data.dataset' };
@@ -229,15 +237,9 @@ interface SummaryInfo {
 }
 
 function readSummary(dir: string): Loaded<SummaryInfo> {
-  const file = path.join(dir, 'summary.json');
-  if (!fs.existsSync(file)) return { ok: false, why: 'no summary.json' };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    return { ok: false, why: `summary.json unreadable (${(e as Error).message.split('\n')[0]})` };
-  }
-  if (!isRecord(raw)) return { ok: false, why: 'summary.json is not an object' };
+  const json = readJsonObject(dir, 'summary.json');
+  if (!json.ok) return json;
+  const raw = json.value;
   const status = raw.status === 'completed' || raw.status === 'diverged' || raw.status === 'interrupted' ? raw.status : null;
   if (status === null) return { ok: false, why: `summary.json has an unknown status ${JSON.stringify(raw.status)}` };
   const diverged = isRecord(raw.diverged) && typeof raw.diverged.step === 'number' ? raw.diverged.step : null;
