@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from './errors';
+import { registerKernels } from './kernels/register';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKENDS)[number];
@@ -44,6 +45,8 @@ async function activate(name: string): Promise<boolean> {
 }
 
 export async function selectBackend(request: BackendRequest): Promise<BackendInfo> {
+  // Kernels are registered per backend name, so before any backend runs a step.
+  registerKernels();
   if (request === 'tensorflow' || request === 'auto') {
     const native = tryNative();
     if ('provider' in native && (await activate('tensorflow'))) {

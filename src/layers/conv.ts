@@ -4,13 +4,9 @@
  * BN's beta takes the bias's role), or z = g(W * u + b) without BN.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmConvFixes } from '../kernels/wasm-conv';
 import type { Parameter } from '../networks/network';
 import { activate, Activation } from './activations';
 import { BatchNorm, BnMode } from './batchnorm';
-
-// Training a convnet on wasm needs a filter-gradient kernel and an exact max-pool gradient.
-registerWasmConvFixes();
 
 export type Padding = 'same' | 'valid';
 

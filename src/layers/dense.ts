@@ -3,10 +3,6 @@
  * followed by BN drops it: BN's beta takes its role (paper 3.2).
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerGradientOverrides } from '../kernels/gradients';
-
-// The matMul gradient decides most of a training step's time on wasm.
-registerGradientOverrides();
 
 export class Dense {
   readonly w: tf.Variable<tf.Rank.R2>;

@@ -1,9 +1,5 @@
 /** Pooling and branch concatenation over NHWC feature maps. */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmConvFixes } from '../kernels/wasm-conv';
-
-// wasm's stock max-pool gradient loses windows whose maximum is <= 0.
-registerWasmConvFixes();
 
 export type PoolType = 'max' | 'avg';
 

@@ -27,6 +27,7 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { selectBackend } from '../../src/backend';
 import { loadConfig } from '../../src/config/load';
 import { ConfigSchema, InceptionConfig, InceptionSchema } from '../../src/config/schema';
 import { BatchNorm } from '../../src/layers/batchnorm';
@@ -52,7 +53,8 @@ const inceptionModel = (file: string): InceptionConfig => {
 };
 
 before(async () => {
-  await tf.setBackend('wasm');
+  // As `bnrun train --backend wasm` does: the wasm kernel fixes registered, then the backend set.
+  await selectBackend('wasm');
 });
 
 /** Every trainable value finite, and the gradient non-zero for each variable. */

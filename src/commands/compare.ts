@@ -1,5 +1,6 @@
 /**
- * `bnrun compare <dir>` and `bnrun plot <dir>`.
+ * `bnrun compare <dir>`, and the loading and figure writing that `bnrun plot
+ * <dir>` (./plot.ts) shares with it.
  *
  * Both return the exit code instead of exiting: 0 when at least one run was
  * compared (or plotted), 1 when nothing could be (one line on stderr says
@@ -9,14 +10,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { COMPARE_FORMATS, CompareFormat, formatComparison } from '../compare/format';
+import { discoverRunDirs, loadRuns, LoadedRuns } from '../compare/runs';
+import { buildComparison, Comparison, CompareSettings } from '../compare/table';
 import { BnrunError } from '../errors';
 import { buildFigures } from '../plots/figures';
 import { writeFigures } from '../plots/write';
-import { CompareFormat, formatComparison } from './format';
-import { discoverRunDirs, loadRuns, LoadedRuns } from './runs';
-import { buildComparison, Comparison, CompareSettings } from './table';
-
-export { COMPARE_FORMATS, CompareFormat } from './format';
+import { targetArg } from './args';
 
 export interface CompareOptions extends CompareSettings {
   /** Default 'text': an aligned table. */
@@ -28,11 +29,6 @@ export interface CompareOptions extends CompareSettings {
    * false: none (commander's `--plots <dir>` / `--no-plots` give exactly these).
    */
   plots?: string | boolean;
-}
-
-export interface PlotOptions extends CompareSettings {
-  /** Directory for the figures (default <dir>/figures). */
-  out?: string;
 }
 
 /** Where output goes; tests capture it. */
@@ -48,21 +44,10 @@ export const processIo: Io = {
   stderr: (line) => void process.stderr.write(`${line}\n`),
 };
 
-/** Parses --target: a fraction (0.722) or a percentage (72.2% or 72.2). */
-export function parseTarget(value: string): number {
-  const s = value.trim();
-  const pct = s.endsWith('%');
-  const n = Number(pct ? s.slice(0, -1) : s);
-  if (s === '' || !Number.isFinite(n)) throw new Error(`--target expects an accuracy such as 0.722 or 72.2%, got "${value}"`);
-  const frac = pct || n > 1 ? n / 100 : n;
-  if (!(frac > 0 && frac <= 1)) throw new Error(`--target must be in (0, 1] (or (0%, 100%]), got "${value}"`);
-  return frac;
-}
-
-type Prepared = { ok: true; loaded: LoadedRuns; comparison: Comparison } | { ok: false; code: number };
+export type Prepared = { ok: true; loaded: LoadedRuns; comparison: Comparison } | { ok: false; code: number };
 
 /** Loads and compares; reports problems and notes on stderr. */
-function prepare(dir: string, settings: CompareSettings, io: Io): Prepared {
+export function prepare(dir: string, settings: CompareSettings, io: Io): Prepared {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -101,7 +86,7 @@ function prepare(dir: string, settings: CompareSettings, io: Io): Prepared {
 }
 
 /** Renders and writes the figures; returns false (after one line) if that failed. */
-async function figures(loaded: LoadedRuns, comparison: Comparison, outDir: string, io: Io): Promise<boolean> {
+export async function figures(loaded: LoadedRuns, comparison: Comparison, outDir: string, io: Io): Promise<boolean> {
   const figs = buildFigures(loaded.runs, comparison);
   if (figs.length === 0) {
     io.stderr('figures: none (no run has evaluations to draw)');
@@ -141,9 +126,18 @@ export async function compareCommand(dir: string, opts: CompareOptions = {}, io:
   return ok ? 0 : 1;
 }
 
-export async function plotCommand(dir: string, opts: PlotOptions = {}, io: Io = processIo): Promise<number> {
-  const prepared = prepare(dir, { baseline: opts.baseline, target: opts.target }, io);
-  if (!prepared.ok) return prepared.code;
-  const ok = await figures(prepared.loaded, prepared.comparison, opts.out ?? path.join(dir, 'figures'), io);
-  return ok ? 0 : 1;
+export function registerCompare(program: Command): void {
+  program
+    .command('compare')
+    .description("print the paper's Figure 3 table for every run under a directory, beside the published numbers, and write the figures")
+    .argument('<dir>', 'directory holding run directories (e.g. results/)')
+    .addOption(new Option('--format <format>', 'output format').choices(COMPARE_FORMATS).default('text'))
+    .option('--out <file>', 'write the table to a file instead of stdout')
+    .option('--baseline <name>', "the run name whose best accuracy is the target (default: the config with paper 'inception' or 'mnist-baseline')")
+    .option('--target <acc>', "accuracy to reach instead of the baseline's best, e.g. 0.722 or 72.2%", targetArg)
+    .option('--plots <dir>', 'where the figures go (default: <dir>/figures)')
+    .option('--no-plots', 'write no figures')
+    .action(async (dir: string, flags: CompareOptions) => {
+      process.exitCode = await compareCommand(dir, flags);
+    });
 }

@@ -1,0 +1,65 @@
+/** `bnrun train <config>` and `bnrun train --resume <run-dir>`. */
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { BACKENDS, BackendRequest, selectBackend } from '../backend';
+import { loadConfig, Overrides, validateConfig } from '../config/load';
+import { Config } from '../config/schema';
+import { ConfigError } from '../errors';
+import { RunDir } from '../logging/run';
+import { train } from '../train/train';
+import { nonNegativeInt, positiveInt } from './args';
+
+interface TrainFlags {
+  resume?: string;
+  steps?: number;
+  seed?: number;
+  evalEvery?: number;
+  out?: string;
+  backend: BackendRequest;
+  progress: boolean;
+}
+
+/** The config and run directory of a new run, or of the run to resume. */
+function resolveRun(configFile: string | undefined, flags: TrainFlags): { config: Config; configSource: string; outDir: string } {
+  if (flags.resume !== undefined) {
+    const fixed = (['steps', 'seed', 'evalEvery', 'out'] as const).filter((k) => flags[k] !== undefined);
+    if (configFile !== undefined || fixed.length > 0) {
+      throw new ConfigError(`--resume continues a run exactly as it was configured; drop ${configFile !== undefined ? 'the config argument' : `--${fixed[0].replace('evalEvery', 'eval-every')}`}`);
+    }
+    const configSource = path.join(flags.resume, 'config.json');
+    return { config: validateConfig(RunDir.readConfig(flags.resume), configSource), configSource, outDir: flags.resume };
+  }
+  if (configFile === undefined) throw new ConfigError('train needs a config file, or --resume <run-dir>');
+  const overrides: Overrides = { 'training.steps': flags.steps, seed: flags.seed, 'training.evalEvery': flags.evalEvery };
+  const config = loadConfig(configFile, overrides);
+  return { config, configSource: configFile, outDir: flags.out ?? path.join('results', config.name) };
+}
+
+async function trainCommand(configFile: string | undefined, flags: TrainFlags): Promise<void> {
+  const { config, configSource, outDir } = resolveRun(configFile, flags);
+  const backend = await selectBackend(flags.backend);
+  console.log(`backend: ${backend.name} (${backend.reason})`);
+  const what = flags.resume !== undefined ? 'resuming' : 'run';
+  console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
+  const s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false });
+  const final = s.final;
+  // BN nets: the final number uses Algorithm 2's population statistics, the evaluations during training the moving averages.
+  const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%${final.statistics === 'population' ? ' (population statistics)' : ''}` : 'no final evaluation';
+  const best = s.maxAccuracy ? `, best during training ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
+  console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${backend.name}; results in ${outDir}`);
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train the network a config describes and log metrics to a run directory')
+    .argument('[config]', 'config file (.json, .yaml or .yml)')
+    .option('--resume <run-dir>', 'continue an interrupted run from its last checkpoint')
+    .option('--steps <n>', 'override training.steps', positiveInt('--steps'))
+    .option('--seed <n>', 'override seed', nonNegativeInt('--seed'))
+    .option('--eval-every <n>', 'override training.evalEvery', positiveInt('--eval-every'))
+    .option('--out <dir>', 'run directory (default: results/<name>)')
+    .addOption(new Option('--backend <name>', 'tfjs backend; auto: tensorflow if installed, else wasm, else cpu').choices(BACKENDS).default('auto'))
+    .option('--no-progress', 'one line per evaluation instead of a progress bar')
+    .action(trainCommand);
+}

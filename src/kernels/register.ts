@@ -1,0 +1,15 @@
+/**
+ * Every kernel and gradient bnrun replaces in tfjs 4.22, registered once
+ * where the backend is chosen (src/backend.ts), so that importing a layer has
+ * no side effect. Code that sets a backend itself (tests, benchmarks) calls
+ * this too.
+ */
+import { registerGradientOverrides } from './gradients';
+import { registerWasmConvFixes } from './wasm-conv';
+
+export function registerKernels(): void {
+  // The matMul gradient decides most of a training step's time on wasm.
+  registerGradientOverrides();
+  // Training a convnet on wasm needs a filter-gradient kernel and an exact max-pool gradient.
+  registerWasmConvFixes();
+}
