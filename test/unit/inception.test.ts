@@ -278,8 +278,9 @@ describe('the small analogs (configs/small)', () => {
     logits('collect');
     logits('collect');
     const counts = net.batchNorms.map((bn) => bn.endPopulation());
-    // Conv BN statistics are over batch and positions: m' = m*h*w (paper 3.2).
-    assert.deepEqual(counts[0], { batches: 2, m: 8 * 28 * 28 });
+    // Conv BN statistics are over batch and positions: m' = m*h*w (paper 3.2); the first BN sees the stem conv's output map.
+    const [h, w] = describeModel(cfg).layers[1].outputShape;
+    assert.deepEqual(counts[0], { batches: 2, m: 8 * h * w });
     const p1 = logits('population');
     assert.deepEqual(logits('population'), p1);
     assert.ok(p1.every(Number.isFinite));
