@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCompare } from './commands/compare';
 import { registerInfo } from './commands/info';
 import { registerPlot } from './commands/plot';
+import { registerSweep } from './commands/sweep';
 import { registerTrain } from './commands/train';
 import { registerValidate } from './commands/validate';
 import { BnrunError } from './errors';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerCompare(program);
   registerPlot(program);
+  registerSweep(program);
   return program;
 }
 

@@ -20,6 +20,8 @@ import { writeFigures } from '../plots/write';
 import { targetArg } from './args';
 
 export interface CompareOptions extends CompareSettings {
+  /** Compare only these run directories under dir (`bnrun sweep`: its own runs); default every run found. */
+  runDirs?: string[];
   /** Default 'text': an aligned table. */
   format?: CompareFormat;
   /** Write the table to this file instead of stdout. */
@@ -47,7 +49,7 @@ export const processIo: Io = {
 export type Prepared = { ok: true; loaded: LoadedRuns; comparison: Comparison } | { ok: false; code: number };
 
 /** Loads and compares; reports problems and notes on stderr. */
-export function prepare(dir: string, settings: CompareSettings, io: Io): Prepared {
+export function prepare(dir: string, settings: CompareSettings, io: Io, runDirs?: string[]): Prepared {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -59,10 +61,10 @@ export function prepare(dir: string, settings: CompareSettings, io: Io): Prepare
     io.stderr(`bnrun: ${dir}: not a directory; give the directory holding the run directories`);
     return { ok: false, code: 1 };
   }
-  const loaded = loadRuns(dir);
+  const loaded = loadRuns(dir, runDirs);
   for (const p of loaded.problems) io.stderr(p.message);
   if (loaded.runs.length === 0) {
-    const found = discoverRunDirs(dir).length;
+    const found = (runDirs ?? discoverRunDirs(dir)).length;
     io.stderr(
       found === 0
         ? `bnrun: ${dir}: no runs found (a run directory holds config.json and metrics.csv); nothing to compare`
@@ -104,7 +106,7 @@ export async function figures(loaded: LoadedRuns, comparison: Comparison, outDir
 }
 
 export async function compareCommand(dir: string, opts: CompareOptions = {}, io: Io = processIo): Promise<number> {
-  const prepared = prepare(dir, { baseline: opts.baseline, target: opts.target }, io);
+  const prepared = prepare(dir, { baseline: opts.baseline, target: opts.target }, io, opts.runDirs);
   if (!prepared.ok) return prepared.code;
   const { loaded, comparison } = prepared;
   const text = formatComparison(comparison, opts.format ?? 'text', loaded.problems);

@@ -6,7 +6,8 @@ import { loadConfig, Overrides, validateConfig } from '../config/load';
 import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
 import { RunDir } from '../logging/run';
-import { train } from '../train/train';
+import { IpcTrainEvents } from '../train/events';
+import { RunSummary, train } from '../train/train';
 import { nonNegativeInt, positiveInt } from './args';
 
 interface TrainFlags {
@@ -41,7 +42,14 @@ async function trainCommand(configFile: string | undefined, flags: TrainFlags): 
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const what = flags.resume !== undefined ? 'resuming' : 'run';
   console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
-  const s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false });
+  // Forked by `bnrun sweep`: live progress goes to the parent too.
+  const events = IpcTrainEvents.open();
+  let s: RunSummary;
+  try {
+    s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false, events });
+  } finally {
+    events?.close();
+  }
   const final = s.final;
   // BN nets: the final number uses Algorithm 2's population statistics, the evaluations during training the moving averages.
   const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%${final.statistics === 'population' ? ' (population statistics)' : ''}` : 'no final evaluation';

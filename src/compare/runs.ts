@@ -297,11 +297,11 @@ export function loadRun(root: string, dir: string): { run: Run | null; problem: 
   return { run, problem };
 }
 
-/** Loads every run under `root`; bad runs become one problem line each. */
-export function loadRuns(root: string): LoadedRuns {
+/** Loads every run under `root` (or only the run directories `dirs`); bad runs become one problem line each. */
+export function loadRuns(root: string, dirs: string[] = discoverRunDirs(root)): LoadedRuns {
   const runs: Run[] = [];
   const problems: Problem[] = [];
-  for (const dir of discoverRunDirs(root)) {
+  for (const dir of dirs) {
     const { run, problem } = loadRun(root, dir);
     if (run) runs.push(run);
     if (problem) problems.push(problem);

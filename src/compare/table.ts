@@ -5,7 +5,7 @@
  * Grouping. Runs are compared within their dataset (data.dataset) only. Within
  * a dataset, runs belong to one group when their configs have the same name
  * and are equal apart from fields that do not change the training curve:
- * seed, description, data.path, training.checkpointEvery,
+ * seed, description, expect, data.path, training.checkpointEvery,
  * training.populationBatches (it changes only the final Algorithm-2
  * evaluation, not the curve) and tracking. So the seeds of one config form a
  * group; two runs sharing a name but, say, a learning rate are kept apart and
@@ -123,7 +123,7 @@ export function spread(values: number[]): Spread | null {
   return { mean: tidy(mean), min: Math.min(...values), max: Math.max(...values), n: values.length };
 }
 
-const IGNORED_FIELDS = ['name', 'seed', 'description', 'data.path', 'training.checkpointEvery', 'training.populationBatches', 'tracking'];
+const IGNORED_FIELDS = ['name', 'seed', 'description', 'expect', 'data.path', 'training.checkpointEvery', 'training.populationBatches', 'tracking'];
 
 /** Leaf fields of a config as dotted paths with JSON values, ignored fields left out. */
 function flatten(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {

@@ -280,6 +280,12 @@ export const ConfigSchema = z
       .optional()
       .describe('the paper network this config reproduces; `bnrun compare` prints the published numbers beside it; null: none (drops one inherited through extends)'),
     seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
+    expect: z
+      .enum(['train', 'diverge'])
+      .optional()
+      .describe(
+        'the outcome this config is meant to show: "diverge" for a negative result (paper: Inception-x5), so a run whose loss becomes NaN/Inf counts as expected and `bnrun sweep` still exits 0; absent or "train": divergence is a failure',
+      ),
     data: DataSchema.describe('the dataset'),
     model: ModelSchema.describe('the network; `type` selects its kind'),
     optimizer: OptimizerSchema.prefault({}).describe('SGD and its learning-rate schedule'),

@@ -19,6 +19,7 @@ import { Rng } from '../rng';
 import { CHECKPOINT_FILE, loadCheckpoint, LoopState, NamedVariable, restoreVariables, saveCheckpoint } from './checkpoint';
 import { computePopulationStatistics, evalChunkSize, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
+import { TrainEvents } from './events';
 import { StopSignal } from './signals';
 import { Sgd } from './optimizer';
 import { trainStep } from './step';
@@ -34,6 +35,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Show a progress bar (default: when stderr is a terminal). */
   tty?: boolean;
+  /** Live progress for a parent process (`bnrun sweep`); the run directory stays the record. */
+  events?: TrainEvents | null;
 }
 
 export interface RunSummary {
@@ -148,6 +151,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       run.logMetrics({ step, lr: learningRateAt(cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: seconds(), stepsPerS });
       run.logActivations(step, track.layer, track.units, ev.unitPercentiles);
       progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, seconds());
+      opts.events?.emit({ type: 'eval', step, accuracy: ev.accuracy, testLoss: ev.loss, trainLoss });
       Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
     };
     const checkpoint = () => {
@@ -158,6 +162,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       checkpointEvery === 'auto' ? performance.now() - lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % checkpointEvery === 0;
 
     progress.start(loop.step);
+    opts.events?.emit({ type: 'start', step: loop.step, total: steps });
     try {
       if (loop.step === 0 && history.length === 0) await record(0);
       while (loop.step < steps) {
@@ -179,6 +184,7 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
         loop.lossSum += loss;
         loop.lossCount += 1;
         progress.tick(step);
+        opts.events?.emit({ type: 'step', step });
         if (step % evalEvery === 0 || step === steps) await record(step);
         if (checkpointDue(step)) checkpoint();
         // Signals are delivered only when the event loop runs; it gets a turn between steps.
