@@ -147,7 +147,7 @@ export class LiveDisplay implements SweepDisplay {
   }
 
   private eta(r: LiveRun): string {
-    if (r.state !== 'running' || !r.since) return '';
+    if (r.state !== 'running' || !r.since || r.step >= r.spec.steps) return '';
     const done = r.step - r.since.step;
     const elapsed = (performance.now() - r.since.t) / 1000;
     if (done <= 0 || elapsed <= 0) return 'ETA -';
@@ -163,12 +163,14 @@ export class LiveDisplay implements SweepDisplay {
     const shown = all.length + 1 < rows ? all : all.filter((r) => r.state === 'running' || r.state === 'starting').slice(0, Math.max(1, rows - 2));
     const nameW = Math.max(...shown.map((r) => r.spec.id.length), 3);
     const stepW = Math.max(...shown.map((r) => `${r.spec.steps}`.length * 2 + 1));
+    // The last step is done; the final evaluations (Algorithm 2 for BN nets) are under way.
+    const state = (r: LiveRun) => (r.state === 'running' && r.step >= r.spec.steps ? 'finishing' : r.state);
     const body = shown.map((r) =>
       [
         r.spec.id.padEnd(nameW),
         `${r.step}/${r.spec.steps}`.padStart(stepW),
         pct(r.accuracy).padStart(7),
-        r.state.padEnd(11),
+        state(r).padEnd(11),
         this.eta(r).padEnd(11),
         r.note,
       ]

@@ -96,6 +96,12 @@ function checkExisting(spec: RunSpec, config: Config): void {
   }
 }
 
+/** The run of a loaded config at `seed` under `out` (`ownSeed`: the seed the config file itself gives). */
+export function makeRunSpec(configFile: string, config: Config, seed: number, ownSeed: number, out: string): RunSpec {
+  const id = runDirName(config, seed, ownSeed);
+  return { id, name: config.name, seed, configFile, dir: path.join(out, id), steps: config.training.steps, expect: config.expect ?? 'train' };
+}
+
 export interface SweepPlan {
   configFiles: string[];
   runs: RunSpec[];
@@ -113,16 +119,15 @@ export function planSweep(inputs: string[], opts: { seeds?: number[]; out: strin
     const own = loadConfig(file);
     for (const seed of opts.seeds ?? [own.seed]) {
       const config = seed === own.seed ? own : loadConfig(file, { seed });
-      const id = runDirName(config, seed, own.seed);
-      const spec: RunSpec = { id, name: config.name, seed, configFile: file, dir: path.join(opts.out, id), steps: config.training.steps, expect: config.expect ?? 'train' };
-      const clash = byDir.get(id);
+      const spec = makeRunSpec(file, config, seed, own.seed, opts.out);
+      const clash = byDir.get(spec.id);
       if (clash) {
         throw new ConfigError(
           `${clash.configFile} and ${file} both make the run ${spec.dir}${clash.name === config.name ? ` (both are named "${config.name}")` : ''}; give each config its own name`,
         );
       }
       checkExisting(spec, config);
-      byDir.set(id, spec);
+      byDir.set(spec.id, spec);
       runs.push(spec);
     }
   }

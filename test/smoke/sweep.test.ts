@@ -86,7 +86,8 @@ describe('bnrun sweep configs/ci/ (real MNIST)', () => {
 describe('bnrun sweep: SIGINT mid-sweep, then a rerun resumes', () => {
   it('stops every run with a checkpoint, exits 130 with the rerun hint, and the rerun completes each step once', async () => {
     const cfgs = path.join(tmp, 'sigint-configs');
-    const training = { steps: 1000, evalEvery: 100, checkpointEvery: 50, populationBatches: 20 };
+    // Long enough that SIGINT lands mid-training even on a fast machine.
+    const training = { steps: 1500, evalEvery: 150, checkpointEvery: 50, populationBatches: 20 };
     config(cfgs, 'bn.json', 'mnist-bn', { name: 'sig-bn', training });
     config(cfgs, 'baseline.json', 'mnist-baseline', { name: 'sig-baseline', training });
     const out = path.join(tmp, 'sigint');
@@ -96,10 +97,10 @@ describe('bnrun sweep: SIGINT mid-sweep, then a rerun resumes', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Interrupt once both runs have logged step 100: mid-training, past a checkpoint.
-    const logged = (name: string) => fs.existsSync(path.join(out, name, 'metrics.csv')) && steps(path.join(out, name)).some((s) => s >= 100);
+    // Interrupt once both runs have logged step 150: mid-training, past a checkpoint.
+    const logged = (name: string) => fs.existsSync(path.join(out, name, 'metrics.csv')) && steps(path.join(out, name)).some((s) => s >= 150);
     for (let i = 0; i < 1200 && !(logged('sig-bn') && logged('sig-baseline')); i++) await sleep(50);
-    assert.ok(logged('sig-bn') && logged('sig-baseline'), 'the runs never reached step 100');
+    assert.ok(logged('sig-bn') && logged('sig-baseline'), 'the runs never reached step 150');
     child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);
     const errs = errors(stderr);
@@ -114,10 +115,10 @@ describe('bnrun sweep: SIGINT mid-sweep, then a rerun resumes', () => {
     assert.equal(again.status, 0, again.stderr);
     for (const name of ['sig-bn', 'sig-baseline']) {
       const dir = path.join(out, name);
-      assert.match(again.stdout, new RegExp(`${name} +resumed at step [1-9]\\d*/1000`));
+      assert.match(again.stdout, new RegExp(`${name} +resumed at step [1-9]\\d*/1500`));
       assert.equal(summary(dir).status, 'completed');
       assert.equal(summary(dir).resumedAt.length, 1);
-      assert.deepEqual(steps(dir), [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000], `${name}: every evaluation once`);
+      assert.deepEqual(steps(dir), Array.from({ length: 11 }, (_, i) => i * 150), `${name}: every evaluation once`);
     }
   });
 });
