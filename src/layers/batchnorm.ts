@@ -19,20 +19,27 @@ import { customGrad, Saver } from './custom-grad';
  */
 export type BnMode = 'train' | 'moving' | 'collect' | 'population';
 
-function reductionAxes(x: tf.Tensor): number[] {
-  return Array.from({ length: x.rank - 1 }, (_, i) => i);
+/**
+ * Per-channel sum over every axis but the last, as one matrix product
+ * 1^T X with X viewed as [m, C]: on wasm this is XNNPACK's matmul, ~20x faster
+ * than tf.sum over three axes (which reduces through a transpose).
+ */
+function channelSum(t: tf.Tensor): tf.Tensor1D {
+  const c = t.shape[t.rank - 1];
+  const m = t.size / c;
+  return tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(t, [m, c])), [c]);
 }
 
 /** Algorithm 1's forward pass, with the intermediates its backward pass reuses. */
 function batchForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number) {
-  const axes = reductionAxes(x);
-  const mu = tf.mean(x, axes) as tf.Tensor1D;                      // mu_B = 1/m sum x_i
+  const m = x.size / x.shape[x.rank - 1];
+  const mu = tf.div(channelSum(x), m) as tf.Tensor1D;              // mu_B = 1/m sum x_i
   const xc = tf.sub(x, mu);                                        // x_i - mu_B
-  const sigma2 = tf.mean(tf.square(xc), axes) as tf.Tensor1D;      // sigma2_B = 1/m sum (x_i - mu_B)^2
+  const sigma2 = tf.div(channelSum(tf.square(xc)), m) as tf.Tensor1D; // sigma2_B = 1/m sum (x_i - mu_B)^2
   const invStd = tf.rsqrt(tf.add(sigma2, epsilon));                // 1 / sqrt(sigma2_B + eps)
   const xhat = tf.mul(xc, invStd);                                 // xhat_i
-  const y = tf.add(tf.mul(gamma, xhat), beta);                     // y_i = gamma xhat_i + beta
-  return { mu, sigma2, xc, invStd, xhat, y };
+  const y = tf.add(tf.mul(xhat, gamma), beta);                     // y_i = gamma xhat_i + beta
+  return { mu, sigma2, invStd, xhat, y };
 }
 
 /**
@@ -40,29 +47,35 @@ function batchForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: 
  * the gradient flows through mu_B and sigma2_B (normalising outside the
  * gradient lets a bias grow without bound, paper section 2).
  * `onMoments` receives mu_B and sigma2_B (for the moving averages).
+ *
+ * The chain rule's sums over the mini-batch are taken once, per channel: with
+ * dl/dxhat_i = dl/dy_i gamma and x_i - mu_B = xhat_i sqrt(sigma2_B + eps),
+ *   sum dl/dxhat_i             = gamma dl/dbeta,
+ *   sum dl/dxhat_i (x_i - mu_B) = gamma dl/dgamma sqrt(sigma2_B + eps),
+ * so dl/dsigma2_B and dl/dmu_B are per-channel vectors and dl/dx_i is one
+ * affine map of dl/dy_i and xhat_i per channel (2 sums and 5 full-size
+ * operations instead of 4 and 9).
  */
 function makeBatchTransform(epsilon: number, onMoments: (mu: tf.Tensor1D, sigma2: tf.Tensor1D) => void) {
   const f = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: Saver) => {
-    const axes = reductionAxes(x);
     const m = x.size / x.shape[x.rank - 1];
-    const { mu, sigma2, xc, invStd, xhat, y } = batchForward(x, gamma, beta, epsilon);
+    const { mu, sigma2, invStd, xhat, y } = batchForward(x, gamma, beta, epsilon);
     onMoments(mu, sigma2);
-    save([xc, invStd, xhat, gamma]);
+    save([xhat, invStd, gamma]);
 
-    const gradFunc = (dy: tf.Tensor, [xcS, invStdS, xhatS, gammaS]: tf.Tensor[]): tf.Tensor[] => {
-      const dxhat = tf.mul(dy, gammaS);                                           // dl/dxhat_i = dl/dy_i gamma
-      const dsigma2 = tf.mul(tf.sum(tf.mul(dxhat, xcS), axes), tf.mul(-0.5, tf.pow(invStdS, 3))); // sum dl/dxhat_i (x_i - mu_B) (-1/2)(sigma2_B + eps)^(-3/2)
+    const gradFunc = (dy: tf.Tensor, [xhatS, invStdS, gammaS]: tf.Tensor[]): tf.Tensor[] => {
+      const dbeta = channelSum(dy);                                               // dl/dbeta = sum dl/dy_i
+      const dgamma = channelSum(tf.mul(dy, xhatS));                               // dl/dgamma = sum dl/dy_i xhat_i
+      const dsigma2 = tf.mul(tf.mul(gammaS, dgamma), tf.mul(-0.5, tf.square(invStdS))); // dl/dsigma2_B = sum dl/dxhat_i (x_i - mu_B) (-1/2)(sigma2_B + eps)^(-3/2)
       // The paper's dl/dmu_B also has dl/dsigma2_B * sum(-2(x_i - mu_B))/m, which is exactly 0.
-      const dmu = tf.mul(tf.sum(dxhat, axes), tf.neg(invStdS));                  // sum dl/dxhat_i (-1/sqrt(sigma2_B + eps))
+      const dmu = tf.mul(tf.mul(gammaS, dbeta), tf.neg(invStdS));                // dl/dmu_B = sum dl/dxhat_i (-1/sqrt(sigma2_B + eps))
       const dx = tf.add(
         tf.add(
-          tf.mul(dxhat, invStdS),                                                 // dl/dxhat_i / sqrt(sigma2_B + eps)
-          tf.mul(dsigma2, tf.mul(xcS, 2 / m)),                                    // + dl/dsigma2_B 2(x_i - mu_B)/m
+          tf.mul(dy, tf.mul(gammaS, invStdS)),                                    // dl/dx_i = dl/dxhat_i / sqrt(sigma2_B + eps)
+          tf.mul(xhatS, tf.div(tf.mul(dsigma2, 2 / m), invStdS)),                 //   + dl/dsigma2_B 2(x_i - mu_B)/m
         ),
-        tf.div(dmu, m),                                                           // + dl/dmu_B / m
+        tf.div(dmu, m),                                                           //   + dl/dmu_B / m
       );
-      const dgamma = tf.sum(tf.mul(dy, xhatS), axes);                            // dl/dgamma = sum dl/dy_i xhat_i
-      const dbeta = tf.sum(dy, axes);                                            // dl/dbeta = sum dl/dy_i
       return [dx, dgamma, dbeta];
     };
     return { value: y, gradFunc };

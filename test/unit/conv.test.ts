@@ -18,12 +18,15 @@
  * do not multiply them: they must agree to the last bit up to the order in
  * which overlapping windows add into one input (1e-6 absolute for O(1) dy),
  * including ties, which both send to the first maximum of a window.
+ * Average-pool gradients are sums of at most 9 dy/count terms: 1e-6 of the
+ * largest entry against a float64 reference.
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { conv2dFilterGradient, conv2dInputGradient, maxPoolGradientInto, registerWasmConvFixes } from '../../src/kernels/wasm-conv';
+import { conv2dFilterGradient, conv2dInputGradient, registerWasmConvFixes } from '../../src/kernels/wasm-conv';
+import { avgPoolGradient, maxPoolGradientInto } from '../../src/kernels/wasm-pool';
 
 class TestRng {
   private state: number;
@@ -47,86 +50,6 @@ class TestRng {
   }
 }
 
-type T4 = tf.Tensor4D;
-type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
-
-/**
- * The wasm MaxPoolGrad kernel as first written, from ~120 tfjs ops per call,
- * kept as the reference the loop that replaced it must match bit for bit (so
- * that training runs did not change). dL/dx of y = maxPool(x) from dy = dL/dy,
- * any backend: each window's dy goes to the first position (row-major within
- * the window) holding its maximum. Strided windows are handled on the s x s
- * phase grids of the input padded with -Infinity; for each window offset
- * (i, j) in row-major order, the positions with x == y that no earlier offset
- * claimed receive dy, added into one accumulator per phase.
- */
-function maxPoolGradByOps(dy: T4, x: T4, y: T4, info: Conv2DInfo): T4 {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('maxPoolGradient: dilated pooling is not supported');
-  const { top, left } = info.padInfo;
-  // Phase grids of hq x wq; the padded canvas is (hq*sh) x (wq*sw).
-  const hq = Math.max(oh + Math.floor((fh - 1) / sh), Math.ceil((top + h) / sh));
-  const wq = Math.max(ow + Math.floor((fw - 1) / sw), Math.ceil((left + w) / sw));
-  const hc = hq * sh;
-  const wc = wq * sw;
-  const phasesH = Math.min(sh, fh);
-  const phasesW = Math.min(sw, fw);
-
-  // phase[a][b][r, q] = xpad[r*sh + a, q*sw + b]
-  const phase: T4[][] = tf.tidy(() => {
-    const xp = tf.pad(x, [[0, 0], [top, hc - top - h], [left, wc - left - w], [0, 0]], -Infinity) as T4;
-    if (sh === 1 && sw === 1) return [[xp]];
-    const grid: T4[][] = [];
-    const rows = tf.reshape(xp, [n * hq, sh * wc * c]);
-    for (let a = 0; a < phasesH; a++) {
-      const ra = tf.reshape(tf.slice(rows, [0, a * wc * c], [n * hq, wc * c]), [n * hq * wq, sw * c]);
-      grid.push([]);
-      for (let b = 0; b < phasesW; b++) grid[a].push(tf.reshape(tf.slice(ra, [0, b * c], [n * hq * wq, c]), [n, hq, wq, c]) as T4);
-    }
-    return grid;
-  });
-
-  const zeros = tf.zerosLike(dy);
-  let remaining: tf.Tensor = dy;
-  const acc: (tf.Tensor | null)[][] = Array.from({ length: phasesH }, () => new Array<tf.Tensor | null>(phasesW).fill(null));
-  for (let i = 0; i < fh; i++) {
-    for (let j = 0; j < fw; j++) {
-      const [a, qi, b, qj] = [i % sh, Math.floor(i / sh), j % sw, Math.floor(j / sw)];
-      const last = i === fh - 1 && j === fw - 1;
-      const prevAcc = acc[a][b];
-      const prevRemaining = remaining;
-      [remaining, acc[a][b]] = tf.tidy(() => {
-        const hit = tf.equal(tf.slice(phase[a][b], [0, qi, qj, 0], [n, oh, ow, c]), y);
-        const g = tf.where(hit, prevRemaining, zeros);
-        const placed = tf.pad(g, [[0, 0], [qi, hq - qi - oh], [qj, wq - qj - ow], [0, 0]]);
-        return [last ? zeros : tf.where(hit, zeros, prevRemaining), prevAcc ? tf.add(prevAcc, placed) : placed];
-      });
-      if (prevRemaining !== dy) prevRemaining.dispose();
-      prevAcc?.dispose();
-    }
-  }
-  tf.dispose(phase.flat());
-
-  return tf.tidy(() => {
-    // Phases no window offset reaches (a window smaller than its stride) stay 0.
-    const empty = phasesH < sh || phasesW < sw ? tf.zeros([n, hq, wq, c]) : null;
-    const part = (a: number, b: number): tf.Tensor => (a < phasesH && b < phasesW ? (acc[a][b] as tf.Tensor) : (empty as tf.Tensor));
-    let canvas: tf.Tensor;
-    if (sh === 1 && sw === 1) {
-      canvas = part(0, 0);
-    } else {
-      const rowsOfPhase = Array.from({ length: sh }, (_, a) =>
-        tf.reshape(tf.stack(Array.from({ length: sw }, (_, b) => part(a, b)), 3), [n, hq, wc, c]),
-      );
-      canvas = tf.reshape(tf.stack(rowsOfPhase, 2), [n, hc, wc, c]);
-    }
-    const dx = tf.slice(canvas, [0, top, left, 0], [n, h, w, c]) as T4;
-    tf.dispose(acc.flat().filter((t): t is tf.Tensor => t !== null));
-    zeros.dispose();
-    return dx;
-  });
-}
 
 type Shape4 = [number, number, number, number];
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -321,7 +244,7 @@ describe('wasm max-pool gradient after registerWasmConvFixes matches cpu', () =>
     });
   });
 
-  it('the reference maxPoolGradByOps and the loop maxPoolGradientInto match the stock kernel on cpu', async () => {
+  it('the loop maxPoolGradientInto matches the stock kernel on cpu', async () => {
     await tf.setBackend('cpu');
     const rng = new TestRng(5);
     for (const c of POOL_CASES) {
@@ -332,7 +255,6 @@ describe('wasm max-pool gradient after registerWasmConvFixes matches cpu', () =>
         const ref = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad), dy)))(x);
         const info = tf.backend_util.computePool2DInfo(c.x, c.size, c.stride, 1, c.pad);
         const what = `cpu ${c.x.join('x')} ${c.size}/${c.stride} ${c.pad}`;
-        assertClose(maxPoolGradByOps(dy, x, y, info).dataSync() as Float32Array, ref.dataSync() as Float32Array, 1e-6, `${what}, by ops`);
         const loop = new Float32Array(x.size);
         maxPoolGradientInto(loop, x.dataSync() as Float32Array, y.dataSync() as Float32Array, dy.dataSync() as Float32Array, info);
         assertClose(loop, ref.dataSync() as Float32Array, 1e-6, `${what}, loop`);
@@ -341,88 +263,79 @@ describe('wasm max-pool gradient after registerWasmConvFixes matches cpu', () =>
   });
 });
 
-interface BitCase {
+
+interface AvgCase {
   x: Shape4;
   size: number | [number, number];
   stride: number | [number, number];
-  pad: 'same' | 'valid' | number;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  /** Added to uniform(-1, 1) inputs: <= -1 makes every window's maximum <= 0. */
-  shift: number;
-  /** Rounds inputs to 1/levels steps, so most windows have tied maxima. */
-  levels?: number;
-  /** max(0, .): many all-zero windows. */
-  relu?: boolean;
-  /** Sprinkles -0, +0, -Infinity and NaN into x. */
-  specials?: boolean;
-  /**
-   * Sets this fraction of x to -Infinity: windows whose maximum is -Infinity
-   * also match their padding (-Infinity to the replaced kernel), which the
-   * loop reproduces.
-   */
-  negInf?: number;
+  pad: 'same' | 'valid';
 }
 
-const BIT_CASES: BitCase[] = [
-  { x: [32, 28, 28, 32], size: 3, stride: 2, pad: 'same', shift: 0, levels: 4 }, // the small Inception's pools
-  { x: [2, 7, 7, 3], size: 3, stride: 2, pad: 'same', shift: -2 },
-  { x: [2, 8, 8, 4], size: 3, stride: 2, pad: 'same', shift: -1, levels: 2 },
-  { x: [2, 9, 9, 5], size: 3, stride: 1, pad: 'same', shift: -1, levels: 2 },
-  { x: [3, 8, 8, 4], size: 3, stride: 1, pad: 'same', shift: 0.3, levels: 3 },
-  { x: [3, 8, 8, 4], size: 2, stride: 2, pad: 'valid', shift: -0.5, levels: 3 },
-  { x: [2, 9, 7, 3], size: 2, stride: 2, pad: 'valid', shift: -2 },
-  { x: [2, 10, 9, 3], size: 3, stride: 2, pad: 'valid', shift: -1, levels: 4 },
-  { x: [2, 8, 8, 3], size: 2, stride: 1, pad: 'same', shift: -0.5, levels: 2 },
-  { x: [2, 6, 6, 3], size: 3, stride: 3, pad: 'same', shift: -0.5, levels: 2 },
-  { x: [2, 5, 5, 3], size: 1, stride: 2, pad: 'same', shift: -2 },
-  { x: [1, 11, 11, 2], size: 5, stride: 2, pad: 'same', shift: -1, levels: 2 },
-  { x: [2, 9, 8, 3], size: [3, 2], stride: [1, 2], pad: 'same', shift: -0.7, relu: true },
-  { x: [2, 8, 8, 4], size: 3, stride: 2, pad: 'same', shift: -0.5, relu: true },
-  { x: [2, 8, 8, 4], size: 3, stride: 2, pad: 'same', shift: -1, levels: 2, specials: true },
-  // Padding at the top and left (before a window's real positions): 3x3/1 'same' and an explicit pad.
-  { x: [2, 6, 6, 3], size: 3, stride: 1, pad: 'same', shift: -1, levels: 2, negInf: 0.7 },
-  { x: [2, 7, 7, 3], size: 3, stride: 2, pad: 1, shift: -1, levels: 2, negInf: 0.7 },
-  { x: [2, 8, 8, 3], size: 3, stride: 2, pad: 1, dimRoundingMode: 'ceil', shift: -1, levels: 2 },
+const AVG_CASES: AvgCase[] = [
+  { x: [2, 14, 14, 5], size: 3, stride: 1, pad: 'same' }, // the inception blocks' pool branch
+  { x: [2, 4, 4, 6], size: 3, stride: 1, pad: 'same' }, // 4x4: most positions are borders
+  { x: [2, 7, 7, 3], size: 3, stride: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], size: 3, stride: 2, pad: 'same' },
+  { x: [2, 8, 8, 3], size: 3, stride: 2, pad: 'valid' },
+  { x: [1, 9, 7, 2], size: 2, stride: 2, pad: 'valid' },
+  { x: [2, 6, 6, 3], size: 3, stride: 3, pad: 'same' },
+  { x: [2, 9, 8, 3], size: [3, 2], stride: [1, 2], pad: 'same' },
+  { x: [1, 11, 11, 2], size: 5, stride: 2, pad: 'same' },
 ];
 
-/** Bit patterns, so that -0 and +0 (and NaN payloads) count as different. */
-const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+/** The exact gradient of avgPool (divisor: in-image count), in float64: dx[p] = sum over windows w containing p of dy[w] / count[w]. */
+function avgPoolGradReference(dy: Float32Array, info: ReturnType<typeof tf.backend_util.computePool2DInfo>): Float64Array {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  const dx = new Float64Array(n * h * w * c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const rows: number[] = [];
+        const cols: number[] = [];
+        for (let i = 0; i < fh; i++) if (oy * sh - top + i >= 0 && oy * sh - top + i < h) rows.push(oy * sh - top + i);
+        for (let j = 0; j < fw; j++) if (ox * sw - left + j >= 0 && ox * sw - left + j < w) cols.push(ox * sw - left + j);
+        const count = rows.length * cols.length;
+        for (const r of rows) for (const q of cols) for (let ch = 0; ch < c; ch++) dx[((b * h + r) * w + q) * c + ch] += dy[((b * oh + oy) * ow + ox) * c + ch] / count;
+      }
+    }
+  }
+  return dx;
+}
 
-describe('the wasm MaxPoolGrad loop is bit-identical to the tfjs-op kernel it replaced', () => {
-  BIT_CASES.forEach((c, i) => {
-    const name = `x ${c.x.join('x')}, ${String(c.size)}/${String(c.stride)} ${String(c.pad)}${c.dimRoundingMode ? ` ${c.dimRoundingMode}` : ''}, shift ${c.shift}` +
-      `${c.levels ? `, ${c.levels} levels` : ''}${c.relu ? ', relu' : ''}${c.specials ? ', -0/-inf/NaN' : ''}${c.negInf ? `, ${c.negInf} -inf` : ''}`;
-    it(name, async () => {
+describe('wasm average-pool gradient after registerWasmConvFixes', () => {
+  AVG_CASES.forEach((c, i) => {
+    const name = `x ${c.x.join('x')}, ${String(c.size)}/${String(c.stride)} ${c.pad}`;
+    it(`is the exact gradient of the forward pool (float64 reference): ${name}`, async () => {
       registerWasmConvFixes();
-      await tf.setBackend('wasm');
-      const rng = new TestRng(300 + i);
-      const specials = [-0, 0, -Infinity, NaN];
-      const xs = rng.array(size(c.x)).map((v) => {
-        let s = v + c.shift;
-        if (c.levels) s = Math.round(s * c.levels) / c.levels;
-        if (c.relu) s = Math.max(0, s);
-        if (c.specials && rng.uniform(0, 1) < 0.08) s = specials[Math.floor(rng.uniform(0, specials.length))];
-        if (c.negInf && rng.uniform(0, 1) < c.negInf) s = -Infinity;
-        return s;
-      });
-      const before = tf.memory().numTensors;
-      const [byLoop, byOps] = tf.tidy(() => {
-        const x = tf.tensor(xs, c.x) as tf.Tensor4D;
-        const y = tf.maxPool(x, c.size, c.stride, c.pad, c.dimRoundingMode);
-        // dy of mixed magnitudes, so that a different summation order would round differently; with some -0 and +0.
-        const dyValues = rng.array(y.size).map((v) => {
-          const u = rng.uniform(0, 1);
-          return u < 0.05 ? -0 : u < 0.1 ? 0 : v * 2 ** Math.round(rng.uniform(-12, 12));
-        });
-        const dy = tf.tensor(dyValues, y.shape) as tf.Tensor4D;
-        const attrs = { filterSize: c.size, strides: c.stride, pad: c.pad, ...(c.dimRoundingMode ? { dimRoundingMode: c.dimRoundingMode } : {}) };
-        const loop = tf.engine().runKernel<tf.Tensor>(tf.MaxPoolGrad, { dy, input: x, output: y }, attrs);
-        const info = tf.backend_util.computePool2DInfo(c.x, c.size, c.stride, 1, c.pad, c.dimRoundingMode);
-        const ops = maxPoolGradByOps(dy, x, y, info);
-        return [loop.dataSync() as Float32Array, ops.dataSync() as Float32Array];
-      });
-      assert.equal(tf.memory().numTensors, before, 'tensors left behind');
-      assert.deepEqual(bits(byLoop), bits(byOps));
+      const rng = new TestRng(400 + i);
+      const x = { values: rng.array(size(c.x)), shape: c.x };
+      const f = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, c.size, c.stride, c.pad);
+      const yShape = await onBackend('cpu', () => tf.tidy(() => f(tf.tensor(x.values, c.x)).shape));
+      const dy = { values: rng.array(size(yShape)), shape: yShape };
+      const [wasm] = await onBackend('wasm', () => gradsOf(f, [x], dy));
+      const info = tf.backend_util.computePool2DInfo(c.x, c.size, c.stride, 1, c.pad);
+      const ref = Float32Array.from(avgPoolGradReference(dy.values, info));
+      assertClose(wasm, ref, 1e-6 * maxAbs(ref), `dx ${name}`);
+      // The function behind the kernel gives the same on the cpu backend.
+      const [cpuFormula] = await onBackend('cpu', () => tf.tidy(() => [avgPoolGradient(tf.tensor(dy.values, yShape) as tf.Tensor4D, info).dataSync() as Float32Array]));
+      assertClose(cpuFormula, ref, 1e-6 * maxAbs(ref), `cpu dx ${name}`);
+      // Where every window lies inside the image the stock kernel is right too, and agrees.
+      if (c.pad === 'valid') {
+        const [stock] = await onBackend('cpu', () => gradsOf(f, [x], dy));
+        assertClose(wasm, stock, 1e-6 * maxAbs(stock), `stock cpu dx ${name}`);
+      }
     });
+  });
+
+  it("differs from the stock kernel at 'same' borders, where the stock kernel divides by the full window", async () => {
+    const x = { values: new Float32Array(16).fill(1), shape: [1, 4, 4, 1] };
+    const dy = { values: new Float32Array(16).fill(1), shape: [1, 4, 4, 1] };
+    const f = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, 3, 1, 'same');
+    const [stock] = await onBackend('cpu', () => gradsOf(f, [x], dy));
+    const [ours] = await onBackend('wasm', () => gradsOf(f, [x], dy));
+    // Corner (0,0) lies in the windows centred at (0,0), (0,1), (1,0), (1,1), with 4, 6, 6 and 9 in-image positions.
+    assert.ok(Math.abs(ours[0] - (1 / 4 + 2 / 6 + 1 / 9)) < 1e-6, `ours ${ours[0]}`);
+    assert.ok(Math.abs(stock[0] - 4 / 9) < 1e-6, `stock ${stock[0]}`);
   });
 });
