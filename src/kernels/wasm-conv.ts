@@ -5,27 +5,28 @@
  * 1. Conv2DBackpropFilter is not registered for wasm: the gradient of
  *    tf.conv2d with respect to its filter throws "Kernel
  *    'Conv2DBackpropFilter' not registered for backend 'wasm'". The kernel
- *    registered here computes it from wasm ops that exist:
- *    - 1x1 stride-1 unpadded filters (most of an Inception network): one matrix
- *      product, dW = X^T dY with X as [m*h*w, in] and dY as [m*h*w, out];
- *    - otherwise a forward convolution with batch and channels swapped,
- *        dW[kh, kw, ci, co] = sum_{n, oh, ow} xpad[n, oh*s + kh, ow*s + kw, ci] dy[n, oh, ow, co],
- *      i.e. conv2d(x^T, dy^T) with x^T = x as [ci, h, w, n] (input), dy^T = dy as
- *      [oh, ow, n, co] (filter), stride 1, dilation s (the forward stride) and
- *      the forward padding made explicit, giving [ci, kh, kw, co].
- *    On 32x28x28 inputs this costs about 2x the forward convolution (the matmul
- *    form: 1-2x); a per-offset strided-slice + matmul form was 2-10x slower.
+ *    registered here computes it as matrix products XNNPACK runs well:
+ *    - 1x1 stride-1 unpadded filters (most of an Inception network):
+ *      dW = X^T dY with X as [m*h*w, in] and dY as [m*h*w, out];
+ *    - otherwise dW = P^T dY with P the patch matrix (./im2col.ts), P^T built
+ *      by one loop over the input. The previous form, a forward convolution
+ *      with batch and channels swapped, made XNNPACK pack an oh x ow x n x co
+ *      "filter" per call and cost up to 20x more for few input channels
+ *      (the stem's 3x3x1x32: ~50 ms against ~3 ms, loaded machine).
  *
  * 2. MaxPoolGrad is wrong and AvgPoolGrad slow (and wrong at 'same' borders)
  *    on wasm: both are replaced by the kernels in ./wasm-pool.ts.
  *
  * 3. Not a correctness gap but a speed one: wasm's Conv2DBackpropInput is a
  *    plain loop, ~10x slower than the forward convolution (32x28x28x64 3x3 ->
- *    96: 729 ms against 83 ms). It is replaced by the transposed convolution
- *    written as a forward one: dy dilated by the stride, padded, and convolved
- *    with the filter rotated 180 degrees and its channels swapped (70 ms); 1x1
- *    stride 1 is dY W^T. The small Inception's training step went from ~690 to
- *    ~500 ms.
+ *    96: 729 ms against 83 ms). It is replaced by
+ *    - 1x1 stride 1: dX = dY W^T;
+ *    - stride 1: the transposed convolution written as a forward one, dy
+ *      padded and convolved with the filter rotated 180 degrees and its
+ *      channels swapped;
+ *    - stride > 1: dX = col2im(dY W^T), which touches only real entries where
+ *      the rotated-filter form convolves a dy dilated with (s^2 - 1)/s^2 zeros
+ *      (3x3/2 on 32x14x14x64: ~50 ms against ~8 ms, loaded machine).
  *
  * The convolution kernels are built from tfjs ops. Ops run inside a kernel are
  * not recorded on the gradient tape (the engine counts kernel depth), so these
@@ -33,6 +34,7 @@
  * gradients use them unchanged, and the other backends are untouched.
  */
 import * as tf from '@tensorflow/tfjs';
+import { col2imInto, computeInto, im2colTransposedInto } from './im2col';
 import { avgPoolGradKernel, maxPoolGradKernel, spreadForTransposed } from './wasm-pool';
 
 type T4 = tf.Tensor4D;
@@ -42,6 +44,38 @@ type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 function asTensor(t: tf.TensorInfo | undefined): tf.Tensor {
   if (t instanceof tf.Tensor) return t;
   throw new Error('wasm-conv: expected a tensor input');
+}
+
+/**
+ * Patch matrices larger than this (float32 entries, 64 MB) are built a few
+ * images at a time: an ImageNet-size stem would otherwise need ~240 MB.
+ */
+let maxPatchEntries = 1 << 24;
+
+/** For tests: a small limit sends small convolutions through the chunked path. */
+export function setMaxPatchEntries(n: number): void {
+  maxPatchEntries = n;
+}
+
+/** Images per chunk so that one chunk's patch matrix stays under the limit. */
+function batchChunks(info: Conv2DInfo): [number, number][] {
+  const perImage = info.filterHeight * info.filterWidth * info.inChannels * info.outHeight * info.outWidth;
+  const size = Math.max(1, Math.floor(maxPatchEntries / perImage));
+  const chunks: [number, number][] = [];
+  for (let b = 0; b < info.batchSize; b += size) chunks.push([b, Math.min(size, info.batchSize - b)]);
+  return chunks;
+}
+
+const sliceBatch = (t: T4, begin: number, size: number) => tf.slice(t, [begin, 0, 0, 0], [size, -1, -1, -1]);
+
+function sumOverBatchChunks(x: T4, dy: T4, info: Conv2DInfo): T4 {
+  const parts = batchChunks(info).map(([b, size]) => conv2dFilterGradient(sliceBatch(x, b, size), sliceBatch(dy, b, size), { ...info, batchSize: size }));
+  return tf.addN(parts);
+}
+
+function concatOverBatchChunks(dy: T4, filter: T4, info: Conv2DInfo): T4 {
+  const parts = batchChunks(info).map(([b, size]) => conv2dInputGradient(sliceBatch(dy, b, size), filter, { ...info, batchSize: size }));
+  return tf.concat4d(parts, 0);
 }
 
 /**
@@ -61,20 +95,12 @@ export function conv2dFilterGradient(x: T4, dy: T4, info: Conv2DInfo): T4 {
       const dw = tf.matMul(tf.transpose(tf.reshape(x, [m, ci])), tf.reshape(dy, [m, co]));
       return tf.reshape(dw, [1, 1, ci, co]) as T4;
     }
-    // Output size of the swapped convolution: h + top + bottom - (oh - 1) * sh = kh.
-    let bottom = kh + (oh - 1) * sh - h - top;
-    let right = kw + (ow - 1) * sw - w - left;
-    let xt = tf.transpose(x, [3, 1, 2, 0]) as T4; // [ci, h, w, n]
-    if (bottom < 0 || right < 0) {
-      // 'valid' rows/columns that no window reaches.
-      xt = tf.slice(xt, [0, 0, 0, 0], [ci, h + Math.min(bottom, 0), w + Math.min(right, 0), n]);
-      bottom = Math.max(bottom, 0);
-      right = Math.max(right, 0);
-    }
-    const f = tf.transpose(dy, [1, 2, 0, 3]) as T4; // [oh, ow, n, co]
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [top, bottom], [left, right], [0, 0]];
-    const out = tf.conv2d(xt, f, 1, pad, 'NHWC', [sh, sw]); // [ci, kh, kw, co]
-    return tf.transpose(out, [1, 2, 0, 3]) as T4;
+    if (n > 1 && kh * kw * ci * oh * ow * n > maxPatchEntries) return sumOverBatchChunks(x, dy, info);
+    // dW = P^T dY, with P^T built in one pass (./im2col.ts).
+    const m = n * oh * ow;
+    const k = kh * kw * ci;
+    const patchesT = computeInto([k, m], [x], (out, xv) => im2colTransposedInto(out, xv, info));
+    return tf.reshape(tf.matMul(patchesT, tf.reshape(dy, [m, co])), [kh, kw, ci, co]) as T4;
   });
 }
 
@@ -94,6 +120,13 @@ export function conv2dInputGradient(dy: T4, filter: T4, info: Conv2DInfo): T4 {
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0 && info.outHeight === h && info.outWidth === w) {
       const dx = tf.matMul(tf.reshape(dy, [n * h * w, co]), tf.transpose(tf.reshape(filter, [ci, co])));
       return tf.reshape(dx, [n, h, w, ci]) as T4;
+    }
+    if (sh > 1 || sw > 1) {
+      // Strided: the dilated dy below would be mostly zeros; dX = col2im(dY W^T) touches only real entries.
+      if (n > 1 && kh * kw * ci * info.outHeight * info.outWidth * n > maxPatchEntries) return concatOverBatchChunks(dy, filter, info);
+      const m = n * info.outHeight * info.outWidth;
+      const cols = tf.matMul(tf.reshape(dy, [m, co]), tf.transpose(tf.reshape(filter, [kh * kw * ci, co])));
+      return computeInto([n, h, w, ci], [cols], (out, c) => col2imInto(out, c, info)) as T4;
     }
     const spread = spreadForTransposed(dy, h, w, kh, kw, sh, sw, top, left);
     // W rotated by 180 degrees: flipping both spatial axes reverses the flattened kh*kw index

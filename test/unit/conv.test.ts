@@ -25,7 +25,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { conv2dFilterGradient, conv2dInputGradient, registerWasmConvFixes } from '../../src/kernels/wasm-conv';
+import { conv2dFilterGradient, conv2dInputGradient, registerWasmConvFixes, setMaxPatchEntries } from '../../src/kernels/wasm-conv';
 import { avgPoolGradient, maxPoolGradientInto } from '../../src/kernels/wasm-pool';
 
 class TestRng {
@@ -132,6 +132,9 @@ const CONV_CASES: ConvCase[] = [
   { x: [2, 5, 6, 3], k: [2, 2], out: 4, stride: 2, pad: 'same' },
   { x: [2, 14, 14, 8], k: [3, 3], out: 6, stride: 2, pad: 'same' },
   { x: [2, 6, 9, 3], k: [3, 1], out: 4, stride: [1, 2], pad: 'same' },
+  { x: [3, 10, 10, 1], k: [3, 3], out: 5, stride: 1, pad: 'same' }, // one input channel, like the stem's first conv
+  { x: [2, 5, 5, 4], k: [1, 1], out: 3, stride: 2, pad: 'valid' },
+  { x: [2, 9, 9, 3], k: [3, 3], out: 4, stride: 2, pad: 'valid' },
 ];
 
 const label = (c: ConvCase) => `x ${c.x.join('x')}, ${c.k.join('x')}/${String(c.stride)} ${c.pad}, ${c.out} filters`;
@@ -160,6 +163,29 @@ describe('wasm conv2d gradients after registerWasmConvFixes match cpu', () => {
       assertClose(dxW, dxC, 1e-4 * maxAbs(dxC), `dx ${label(c)}`);
       assertClose(dwW, dwC, 1e-4 * maxAbs(dwC), `dW ${label(c)}`);
     });
+  });
+
+  it('patch matrices built a few images at a time give the same gradients', async () => {
+    registerWasmConvFixes();
+    await tf.setBackend('wasm');
+    const rng = new TestRng(9);
+    for (const c of CONV_CASES.filter((k) => k.x[0] > 1)) {
+      const wShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.out];
+      const x = { values: rng.array(size(c.x)), shape: c.x };
+      const w = { values: rng.array(size(wShape)), shape: wShape };
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+      const yShape = tf.tidy(() => f(tf.tensor(x.values, x.shape), tf.tensor(w.values, w.shape)).shape);
+      const dy = { values: rng.array(size(yShape)), shape: yShape };
+      const [dxWhole, dwWhole] = gradsOf(f, [x, w], dy);
+      setMaxPatchEntries(1); // one image per chunk
+      try {
+        const [dxChunked, dwChunked] = gradsOf(f, [x, w], dy);
+        assertClose(dxChunked, dxWhole, 1e-5 * maxAbs(dxWhole), `chunked dx ${label(c)}`);
+        assertClose(dwChunked, dwWhole, 1e-5 * maxAbs(dwWhole), `chunked dW ${label(c)}`);
+      } finally {
+        setMaxPatchEntries(1 << 24);
+      }
+    }
   });
 
   it('the formulas also match the stock kernels on cpu (any backend)', async () => {
