@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { OptimizerConfig } from '../config/schema';
+import { hasSgdUpdate, SGD_UPDATE, SgdUpdateAttrs } from '../kernels/sgd-update';
 import { Parameter } from '../networks/network';
 import { NamedVariable } from './checkpoint';
 
@@ -29,6 +30,10 @@ export class Sgd {
 
   /** Call inside a tidy. */
   apply(grads: Record<string, tf.Tensor>, learningRate: number): void {
+    if (hasSgdUpdate()) {
+      this.applyFused(grads, learningRate);
+      return;
+    }
     const lr = tf.scalar(learningRate);
     for (const p of this.params) {
       const w = p.variable;
@@ -40,6 +45,20 @@ export class Sgd {
         g = v;
       }
       w.assign(tf.sub(w, tf.mul(g, lr)));
+    }
+  }
+
+  /** The same update, one kernel per parameter (src/kernels/sgd-update.ts; wasm). */
+  private applyFused(grads: Record<string, tf.Tensor>, learningRate: number): void {
+    for (const p of this.params) {
+      const w = p.variable;
+      const v = this.velocities.get(w);
+      const attrs: SgdUpdateAttrs = { learningRate, momentum: v ? this.cfg.momentum : 0, weightDecay: p.decay ? this.cfg.weightDecay : 0 };
+      const inputs: tf.NamedTensorMap = v ? { w, g: grads[w.name], v } : { w, g: grads[w.name] };
+      const out = tf.engine().runKernel(SGD_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+      const [wNew, vNew] = Array.isArray(out) ? out : [out];
+      w.assign(wNew);
+      if (v) v.assign(vNew);
     }
   }
 }

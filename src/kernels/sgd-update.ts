@@ -1,0 +1,73 @@
+/**
+ * The SGD update of one parameter as one wasm kernel (`SgdUpdate`):
+ *   g <- g + lambda w;  v <- mu v + g;  w <- w - lr v      (src/train/optimizer.ts)
+ * built from tfjs ops this is 2 to 6 kernel launches per parameter, and the
+ * small Inception has ~150 parameters: ~900 launches a step, most of them on
+ * tensors of a few hundred entries where the launch is the cost. Here it is
+ * one loop per parameter over views of the wasm heap.
+ *
+ * Bit-identical to the ops: each step is one float32 operation, and in JS a
+ * product or sum of two float32 values computed in float64 and rounded to
+ * float32 (Math.fround, or the store into a Float32Array) is the correctly
+ * rounded float32 result (float64 has more than 2*24 + 2 bits), which is what
+ * XNNPACK's elementwise kernels and the cpu backend compute.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export const SGD_UPDATE = 'BnrunSgdUpdate';
+
+export interface SgdUpdateAttrs {
+  learningRate: number;
+  /** mu; 0: no velocity input or output. */
+  momentum: number;
+  /** lambda; 0: no decay term. */
+  weightDecay: number;
+}
+
+/** The update on plain arrays: writes wOut (and vOut when momentum > 0). */
+export function sgdUpdateInto(wOut: Float32Array, vOut: Float32Array | null, w: Float32Array, g: Float32Array, v: Float32Array | null, a: SgdUpdateAttrs): void {
+  const lr = Math.fround(a.learningRate);
+  const mu = Math.fround(a.momentum);
+  const lambda = Math.fround(a.weightDecay);
+  const fr = Math.fround;
+  for (let i = 0; i < w.length; i++) {
+    let gi = g[i];
+    if (lambda !== 0) gi = fr(gi + fr(w[i] * lambda));
+    if (v && vOut) {
+      gi = fr(fr(v[i] * mu) + gi);
+      vOut[i] = gi;
+    }
+    wOut[i] = fr(w[i] - fr(gi * lr));
+  }
+}
+
+const sgdUpdateKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  if (!(backend instanceof BackendWasm)) throw new Error(`${SGD_UPDATE} is registered for the wasm backend only`);
+  const { w, g, v } = inputs;
+  const a = attrs as unknown as SgdUpdateAttrs;
+  if (!w || !g || (a.momentum > 0) !== Boolean(v)) throw new Error(`${SGD_UPDATE}: needs w, g, and v exactly when momentum > 0`);
+  for (const t of [w, g, ...(v ? [v] : [])]) {
+    if (t.dtype !== 'float32' || t.shape.join() !== w.shape.join()) throw new Error(`${SGD_UPDATE}: float32 tensors of one shape`);
+  }
+  // Allocate first: growing the wasm heap detaches views taken before it.
+  const wOut = backend.makeOutput(w.shape, 'float32');
+  const vOut = v ? backend.makeOutput(v.shape, 'float32') : null;
+  const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  sgdUpdateInto(view(wOut), vOut && view(vOut), view(w), view(g), v ? view(v) : null, a);
+  return vOut ? [wOut, vOut] : [wOut];
+};
+
+let registered = false;
+
+export function registerSgdUpdate(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerKernel({ kernelName: SGD_UPDATE, backendName: 'wasm', kernelFunc: sgdUpdateKernel });
+}
+
+/** Whether the current backend has the fused kernel. */
+export function hasSgdUpdate(): boolean {
+  registerSgdUpdate();
+  return tf.getKernel(SGD_UPDATE, tf.getBackend()) !== undefined;
+}
