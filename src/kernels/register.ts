@@ -5,11 +5,15 @@
  * this too.
  */
 import { registerGradientOverrides } from './gradients';
+import { registerSgdUpdate } from './sgd-update';
 import { registerWasmConvFixes } from './wasm-conv';
 
 export function registerKernels(): void {
   // The matMul gradient decides most of a training step's time on wasm.
   registerGradientOverrides();
-  // Training a convnet on wasm needs a filter-gradient kernel and an exact max-pool gradient.
+  // Training a convnet on wasm needs a filter-gradient kernel and an exact max-pool gradient;
+  // the convolution and pooling gradients also replace slow stock kernels.
   registerWasmConvFixes();
+  // One launch per parameter for the SGD update on wasm.
+  registerSgdUpdate();
 }
