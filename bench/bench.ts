@@ -55,11 +55,14 @@ interface Row {
   backend: string;
   batch: number;
   msPerStep: number;
+  /** This process's CPU time per step (median): what the step costs when other jobs share the cores. */
+  cpuMsPerStep: number;
   steps: number;
 }
 
 interface TorchRow {
   msPerStep: number;
+  cpuMsPerStep: number | null;
   /** torch_inception.py counts its parameters; torch_mlp.py does not. */
   parameters: number | null;
 }
@@ -106,8 +109,8 @@ function shippedConfig(net: BenchNet): Config {
   return loadConfig(path.join(ROOT, net.config));
 }
 
-/** Times trainStep exactly as the training loop calls it, batch gather and disposal included. */
-function timeSteps(cfg: Config, warmup: number, timed: number): number {
+/** Times trainStep exactly as the training loop calls it, batch gather and disposal included: median wall and CPU ms. */
+function timeSteps(cfg: Config, warmup: number, timed: number): { wall: number; cpu: number } {
   // The small Inception analogs train on Fashion-MNIST through the same loader and Batcher as the MLPs.
   if (cfg.data.dataset === 'imagenet') throw new Error('bench times the MNIST-family nets only');
   const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
@@ -116,19 +119,25 @@ function timeSteps(cfg: Config, warmup: number, timed: number): number {
   const optimizer = new Sgd(cfg.optimizer, net.trainable);
   const batcher = new Batcher(data.train, cfg.training.batchSize, rng.fork('data'), data.classes);
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < warmup + timed; i++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     const batch = batcher.next();
     trainStep(net, optimizer, batch, cfg.optimizer.learningRate);
     tf.dispose([batch.x, batch.y]);
-    if (i >= warmup) times.push(performance.now() - t);
+    if (i >= warmup) {
+      times.push(performance.now() - t);
+      const u = process.cpuUsage(c);
+      cpu.push((u.user + u.system) / 1000);
+    }
   }
   for (const p of net.trainable) p.variable.dispose();
   // gamma and beta are among net.trainable; only the statistics are left.
   for (const bn of net.batchNorms) tf.dispose(bn.statistics);
   // Momentum velocities: without this every timed net leaks a copy of its weights.
   for (const s of optimizer.state) s.variable.dispose();
-  return median(times);
+  return { wall: median(times), cpu: median(cpu) };
 }
 
 /** Runs one reference script; its stdout is one JSON object per line. */
@@ -141,12 +150,12 @@ function runTorch(script: string, args: string[]): TorchResult {
   let version = '';
   let blas = '';
   for (const line of r.stdout.trim().split('\n')) {
-    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; torch: string; blas: string; parameters?: number; config?: string };
+    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; cpu_ms_per_step_median?: number; torch: string; blas: string; parameters?: number; config?: string };
     // torch_mlp.py names its nets baseline and bn; torch_inception.py gives the config file it read,
     // which identifies the row even if the config's name changes.
     const byConfig = j.config === undefined ? undefined : NETS.find((n) => n.config === j.config)?.id;
     const id = byConfig ?? (j.net === 'bn' ? 'mnist-bn' : j.net === 'baseline' ? 'mnist-baseline' : j.net);
-    rows.set(id, { msPerStep: j.ms_per_step_median, parameters: j.parameters ?? null });
+    rows.set(id, { msPerStep: j.ms_per_step_median, cpuMsPerStep: j.cpu_ms_per_step_median ?? null, parameters: j.parameters ?? null });
     version = j.torch;
     blas = j.blas;
   }
@@ -188,6 +197,61 @@ async function figure1(): Promise<void> {
   console.log(`figure 1 total: ${total.toFixed(1)} s on ${backend.name}`);
 }
 
+interface Measured {
+  wallS: number;
+  /** User + system CPU seconds of the process and its children; null without /usr/bin/python3. */
+  cpuS: number | null;
+  maxRssMb: number | null;
+  status: number | null;
+}
+
+/**
+ * Runs a command to completion, timing its wall clock here and taking its CPU
+ * time and peak RSS from getrusage(RUSAGE_CHILDREN) in a small Python parent
+ * (Node reports neither for a child).
+ */
+function measured(cmd: string, args: string[]): Measured {
+  const wrapper = 'import resource, subprocess, sys, json\n' +
+    'r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n' +
+    'u = resource.getrusage(resource.RUSAGE_CHILDREN)\n' +
+    'print(json.dumps({"status": r.returncode, "cpu": u.ru_utime + u.ru_stime, "maxrss_kb": u.ru_maxrss, "stderr": r.stderr.decode()[-500:]}))';
+  const t = performance.now();
+  if (fs.existsSync(TORCH_PYTHON)) {
+    const r = spawnSync(TORCH_PYTHON, ['-c', wrapper, cmd, ...args], { encoding: 'utf8', cwd: ROOT });
+    const wallS = (performance.now() - t) / 1000;
+    const j = JSON.parse(r.stdout) as { status: number; cpu: number; maxrss_kb: number; stderr: string };
+    if (j.status !== 0) console.log(`  ${path.basename(cmd)} ${args.join(' ')}: exit ${j.status}: ${j.stderr.trim().split('\n').pop() ?? ''}`);
+    return { wallS, cpuS: j.cpu, maxRssMb: j.maxrss_kb / 1024, status: j.status };
+  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT });
+  return { wallS: (performance.now() - t) / 1000, cpuS: null, maxRssMb: null, status: r.status };
+}
+
+/**
+ * Whole-process time of one training job: `bnrun train configs/mnist-bn.json
+ * --steps N` (start-up, data load, N steps, an evaluation every 500 steps,
+ * Algorithm 2, logs) beside the same job in bench/torch_mlp.py --job N.
+ */
+function wholeJob(steps: number): void {
+  const cfg = loadConfig(path.join(ROOT, 'configs/mnist-bn.json'));
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-bench-job-'));
+  try {
+    const ours = measured(process.execPath, [path.join(ROOT, 'bin', 'bnrun.js'), 'train', 'configs/mnist-bn.json', '--steps', String(steps), '--out', path.join(out, 'run'), '--no-progress', '--backend', 'wasm']);
+    const t = cfg.training;
+    const torchArgs = ['--net', 'bn', '--job', String(steps), '--lr', String(cfg.optimizer.learningRate), '--batch', String(t.batchSize), '--eval-every', String(t.evalEvery), '--population-batches', String(t.populationBatches), '--seed', String(cfg.seed)];
+    const theirs = fs.existsSync(TORCH_PYTHON) ? measured(TORCH_PYTHON, [path.join(ROOT, 'bench', 'torch_mlp.py'), ...torchArgs]) : null;
+    const ok = (m: Measured | null) => m !== null && m.status === 0;
+    const ratio = (a: number | null, b: number | null | undefined) => (a !== null && b ? `${(a / b).toFixed(2)}x` : '-');
+    console.log('');
+    console.log(`whole process, bnrun train configs/mnist-bn.json --steps ${steps} (wasm) vs bench/torch_mlp.py --job ${steps}: wall s, CPU s, peak RSS`);
+    console.log(`  bnrun   ${ours.wallS.toFixed(1)} s wall, ${ours.cpuS?.toFixed(1) ?? '?'} s CPU, ${ours.maxRssMb?.toFixed(0) ?? '?'} MB${ok(ours) ? '' : ' (failed)'}`);
+    if (theirs) console.log(`  pytorch ${theirs.wallS.toFixed(1)} s wall, ${theirs.cpuS?.toFixed(1) ?? '?'} s CPU, ${theirs.maxRssMb?.toFixed(0) ?? '?'} MB${ok(theirs) ? '' : ' (failed)'}`);
+    if (ok(ours) && ok(theirs)) console.log(`  ratio   ${ratio(ours.wallS, theirs?.wallS)} wall, ${ratio(ours.cpuS, theirs?.cpuS)} CPU`);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
 function fmt(ms: number): string {
   // Inception steps take tens to thousands of ms; three decimals only matter for the MLPs.
   return ms >= 100 ? ms.toFixed(1) : ms.toFixed(3);
@@ -223,7 +287,8 @@ async function main(): Promise<void> {
       const n = backend === 'cpu' && conv ? 1 : Math.max(1, Math.ceil((conv ? convTimed : timed) * scale));
       const w = backend === 'cpu' && conv ? 1 : Math.ceil((conv ? convWarmup : warmup) * scale);
       const cfg = shippedConfig(net);
-      rows.push({ net, backend, batch: cfg.training.batchSize, msPerStep: timeSteps(cfg, w, n), steps: n });
+      const t = timeSteps(cfg, w, n);
+      rows.push({ net, backend, batch: cfg.training.batchSize, msPerStep: t.wall, cpuMsPerStep: t.cpu, steps: n });
     }
   }
   const torch = torchReference(nets, Math.max(timed, 1000), Math.max(convTimed, 20), convWarmup);
@@ -233,10 +298,14 @@ async function main(): Promise<void> {
     console.log(`reference (${kind === 'mlp' ? 'MNIST nets' : 'Inception analogs'}): ` + ('rows' in t ? `PyTorch ${t.version}, 1 thread, BLAS ${t.blas} (${script})` : `PyTorch skipped: ${t.skipped}`));
   }
   console.log('');
-  console.log(['network'.padEnd(16), 'backend'.padEnd(11), 'batch'.padStart(5), 'steps'.padStart(5), 'ms/step'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7)].join(' '));
+  console.log(
+    ['network'.padEnd(16), 'backend'.padEnd(11), 'batch'.padStart(5), 'steps'.padStart(5), 'ms/step'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7), 'cpu ms'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7)].join(' '),
+  );
   for (const r of rows) {
     const t = torch.get(r.net.reference);
-    const ref = t && 'rows' in t ? t.rows.get(r.net.id)?.msPerStep : undefined;
+    const refRow = t && 'rows' in t ? t.rows.get(r.net.id) : undefined;
+    const ref = refRow?.msPerStep;
+    const refCpu = refRow?.cpuMsPerStep ?? undefined;
     console.log(
       [
         r.net.id.padEnd(16),
@@ -246,6 +315,9 @@ async function main(): Promise<void> {
         fmt(r.msPerStep).padStart(9),
         (ref ? fmt(ref) : '-').padStart(9),
         (ref ? `${(r.msPerStep / ref).toFixed(2)}x` : '-').padStart(7),
+        fmt(r.cpuMsPerStep).padStart(9),
+        (refCpu ? fmt(refCpu) : '-').padStart(9),
+        (refCpu ? `${(r.cpuMsPerStep / refCpu).toFixed(2)}x` : '-').padStart(7),
       ].join(' '),
     );
   }
@@ -260,6 +332,7 @@ async function main(): Promise<void> {
       console.log(`parameters ${net.id}: bnrun ${ours.toLocaleString('en-US')}, pytorch ${theirs?.toLocaleString('en-US') ?? '?'} (${verdict})`);
     }
   }
+  if (nets.some((n) => n.id === 'mnist-bn') && backends.includes('wasm') && !process.argv.includes('--no-job')) wholeJob(arg('--job-steps', 5000));
   if (process.argv.includes('--figure1')) await figure1();
 }
 

@@ -45,15 +45,18 @@ def read_idx(directory, name, magic):
 
 
 def time_training_steps(model, opt, loss_fn, x, y, batch, seed, warmup, steps):
-    """Milliseconds of each timed training step after `warmup` untimed ones:
-    batch gather from a seeded per-epoch permutation, forward, loss, backward,
-    update, and the loss read back, as bnrun's trainStep does every step."""
+    """Milliseconds of each timed training step after `warmup` untimed ones,
+    wall-clock and this process's CPU time (the latter barely moves when other
+    jobs share the machine): batch gather from a seeded per-epoch permutation,
+    forward, loss, backward, update, and the loss read back, as bnrun's
+    trainStep does every step. Returns (wall, cpu)."""
     gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]
     perm, pos = torch.randperm(n, generator=gen), 0
-    times = []
+    times, cpu = [], []
     for step in range(warmup + steps):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         # Reshuffle per epoch like a real loop; rare enough not to move the median.
         if pos + batch > n:
             perm, pos = torch.randperm(n, generator=gen), 0
@@ -66,4 +69,5 @@ def time_training_steps(model, opt, loss_fn, x, y, batch, seed, warmup, steps):
         loss.item()
         if step >= warmup:
             times.append((time.perf_counter() - t0) * 1000)
-    return times
+            cpu.append((time.process_time() - c0) * 1000)
+    return times, cpu

@@ -311,7 +311,7 @@ def time_config(path, args, cache):
     if directory not in cache:
         cache[directory] = load_train(directory)
     x, y = cache[directory]
-    times = time_training_steps(model, opt, loss_fn, x, y, batch, cfg['seed'], args.warmup, args.steps)
+    times, cpu = time_training_steps(model, opt, loss_fn, x, y, batch, cfg['seed'], args.warmup, args.steps)
     return {
         'net': cfg['name'],
         'config': os.path.relpath(path, ROOT),
@@ -323,6 +323,7 @@ def time_config(path, args, cache):
         'parameters': params,
         'ms_per_step_median': round(statistics.median(times), 4) if times else None,
         'ms_per_step_mean': round(statistics.fmean(times), 4) if times else None,
+        'cpu_ms_per_step_median': round(statistics.median(cpu), 4) if times else None,
         'steps': len(times),
     }
 

@@ -61,7 +61,7 @@ def time_net(net, x, y, args):
     model = build(net, args.std, args.eps)  # train mode: BN uses batch stats
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
-    times = time_training_steps(model, opt, loss_fn, x, y, args.batch, args.seed, args.warmup, args.steps)
+    times, cpu = time_training_steps(model, opt, loss_fn, x, y, args.batch, args.seed, args.warmup, args.steps)
     return {
         'net': net,
         'framework': 'pytorch',
@@ -71,8 +71,78 @@ def time_net(net, x, y, args):
         'batch': args.batch,
         'ms_per_step_median': round(statistics.median(times), 4),
         'ms_per_step_mean': round(statistics.fmean(times), 4),
+        'cpu_ms_per_step_median': round(statistics.median(cpu), 4),
         'steps': len(times),
     }
+
+
+def load_mnist_test(data_dir):
+    x = read_idx(data_dir, 't10k-images-idx3-ubyte', 2051).astype(np.float32) / 255
+    y = read_idx(data_dir, 't10k-labels-idx1-ubyte', 2049).astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def run_job(net, x, y, args):
+    """The whole job `bnrun train configs/mnist-<net>.json --steps N` does:
+    train N steps, evaluate the test set (loss, accuracy, the 15/50/85th
+    percentiles of three units' nonlinearity inputs in the last hidden layer)
+    at step 0 and every `eval_every` steps, then for BN the final evaluation
+    with the moving averages, Algorithm 2's population pass over
+    `population_batches` training batches, and the final evaluation. The
+    bench times the whole process from outside."""
+    xt, yt = load_mnist_test(args.data)
+    torch.manual_seed(args.seed)
+    model = build(net, args.std, args.eps)
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    last_hidden = [m for m in model if isinstance(m, nn.Sigmoid)][-1]
+    captured = {}
+    last_hidden.register_forward_hook(lambda mod, inp, out: captured.__setitem__('pre', inp[0]))
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            logits = model(xt)
+            loss = loss_fn(logits, yt).item()
+            acc = (logits.argmax(1) == yt).float().mean().item()
+            q = torch.quantile(captured['pre'][:, :3], torch.tensor([0.15, 0.5, 0.85]), dim=0)
+        model.train()
+        return loss, acc, q
+
+    gen = torch.Generator().manual_seed(args.seed)
+    n = x.shape[0]
+    perm, pos = torch.randperm(n, generator=gen), 0
+
+    def next_batch():
+        nonlocal perm, pos
+        if pos + args.batch > n:
+            perm, pos = torch.randperm(n, generator=gen), 0
+        idx = perm[pos:pos + args.batch]
+        pos += args.batch
+        return x[idx], y[idx]
+
+    evaluate()
+    for step in range(1, args.job + 1):
+        xb, yb = next_batch()
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()
+        if step % args.eval_every == 0:
+            evaluate()
+    final = evaluate()
+    if net == 'bn':
+        # Algorithm 2: momentum None makes BatchNorm's running statistics the plain average of the batches'.
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.reset_running_stats()
+                m.momentum = None
+        with torch.no_grad():
+            for _ in range(args.population_batches):
+                model(next_batch()[0])
+        final = evaluate()
+    return {'net': net, 'framework': 'pytorch', 'job_steps': args.job, 'final_accuracy': round(final[1], 4)}
 
 
 def main():
@@ -88,6 +158,9 @@ def main():
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--data', default=DEFAULT_DATA)
     p.add_argument('--json', action='store_true')
+    p.add_argument('--job', type=int, default=0, help='run the whole training job of N steps instead of timing steps (one JSON line)')
+    p.add_argument('--eval-every', type=int, default=500)
+    p.add_argument('--population-batches', type=int, default=1000)
     args = p.parse_args()
 
     # Default 1 thread: for 60x784x100 matmuls on this 2-core VM, handing work
@@ -95,6 +168,10 @@ def main():
     import_torch(args.threads)
     x, y = load_mnist(args.data)
     nets = ['baseline', 'bn'] if args.net == 'both' else [args.net]
+    if args.job > 0:
+        for net in nets:
+            print(json.dumps(run_job(net, x, y, args)), flush=True)
+        return
     rows = [time_net(net, x, y, args) for net in nets]
     if rows[0]['blas'] == 'netlib-reference':
         print('warning: torch is using netlib reference BLAS; apt-get install libopenblas0-pthread', file=sys.stderr)
