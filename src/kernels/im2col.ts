@@ -73,6 +73,18 @@ export function col2imInto(dx: Float32Array, cols: Float32Array, info: Conv2DInf
   }
 }
 
+/** out[i, j, o, c] = w[kh-1-i, kw-1-j, c, o]: a [kh, kw, ci, co] filter rotated by 180 degrees, channels swapped. */
+export function rotateFilterInto(out: Float32Array, w: Float32Array, kh: number, kw: number, ci: number, co: number): void {
+  if (out.length !== w.length || w.length !== kh * kw * ci * co) throw new Error('rotateFilter: array sizes do not match the filter shape');
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const src0 = ((kh - 1 - i) * kw + (kw - 1 - j)) * ci * co;
+      const dst0 = (i * kw + j) * co * ci;
+      for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) out[dst0 + o * ci + c] = w[src0 + c * co + o];
+    }
+  }
+}
+
 /**
  * A float32 tensor of `shape` filled by `fill(out, ...inputs)`. On wasm the
  * loop writes into the new tensor's heap memory and reads the inputs' heap

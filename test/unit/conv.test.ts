@@ -26,6 +26,7 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2dFilterGradient, conv2dInputGradient, registerWasmConvFixes, setMaxPatchEntries } from '../../src/kernels/wasm-conv';
+import { rotateFilterInto } from '../../src/kernels/im2col';
 import { avgPoolGradient, maxPoolGradientInto } from '../../src/kernels/wasm-pool';
 
 class TestRng {
@@ -185,6 +186,20 @@ describe('wasm conv2d gradients after registerWasmConvFixes match cpu', () => {
       } finally {
         setMaxPatchEntries(1 << 24);
       }
+    }
+  });
+
+  it('the rotated filter loop is reverse over both spatial axes then a channel swap, bit for bit', async () => {
+    await tf.setBackend('cpu');
+    const rng = new TestRng(11);
+    for (const shape of [[3, 3, 4, 5], [1, 1, 3, 2], [5, 3, 2, 7], [2, 2, 1, 1]] as Shape4[]) {
+      tf.tidy(() => {
+        const w = tf.tensor(rng.array(size(shape)), shape) as tf.Tensor4D;
+        const ref = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]).dataSync() as Float32Array;
+        const out = new Float32Array(w.size);
+        rotateFilterInto(out, w.dataSync() as Float32Array, ...shape);
+        assert.deepEqual(out, ref, `filter ${shape.join('x')}`);
+      });
     }
   });
 
