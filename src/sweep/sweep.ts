@@ -45,14 +45,23 @@ async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void
   await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
 }
 
-/** Stops the sweep on SIGINT/SIGTERM: the first aborts `stop` (each run checkpoints), a second aborts `force` (runs exit at once). */
+/**
+ * A signal this soon after the first is the same Ctrl-C arriving twice:
+ * `npx` forwards the terminal's SIGINT to bnrun, which got it from the
+ * terminal already.
+ */
+const SAME_PRESS_MS = 1000;
+
+/** Stops the sweep on SIGINT/SIGTERM: the first aborts `stop` (each run checkpoints), a later second one aborts `force` (runs exit at once). */
 function trapSignals(stop: AbortController, force: AbortController, say: (line: string) => void): () => void {
+  let first = 0;
   const handlers = (['SIGINT', 'SIGTERM'] as StopName[]).map((name) => {
     const handler = () => {
       if (!stop.signal.aborted) {
         say(`${name}: stopping every run at its next step; each saves a checkpoint (${name} again: stop at once)`);
+        first = performance.now();
         stop.abort(name);
-      } else {
+      } else if (performance.now() - first >= SAME_PRESS_MS) {
         force.abort(name);
       }
     };
@@ -85,8 +94,10 @@ export async function runSweep(inputs: string[], opts: SweepOptions): Promise<nu
   const outcomes = new Map<string, RunOutcome>();
   const t0 = performance.now();
   try {
+    // Longest first (by steps): the last runs to start are short, so the slots do not idle at the end behind one long run.
+    const order = [...runs].sort((a, b) => b.steps - a.steps);
     await pool(
-      runs,
+      order,
       jobs,
       async (spec: RunSpec) => {
         outcomes.set(spec.id, await executeRun(spec, { backend: opts.backend, onEvent: (e) => display.event(e), signal: stop.signal, force: force.signal }));
@@ -112,7 +123,9 @@ export async function runSweep(inputs: string[], opts: SweepOptions): Promise<nu
   io.stdout(`sweep: ${tally(outcomes)} in ${wall}\n`);
   for (const r of bad) {
     const o = outcomes.get(r.id);
-    io.stderr(`bnrun: ${r.id}: ${o ? describeOutcome(o) : 'not run'}; see ${r.dir}, or run it alone with \`npx bnrun train ${r.configFile} --seed ${r.seed} --out ${r.dir}\``);
+    // A failed or interrupted run is retried (resumed where it has a checkpoint) by the same command; a diverged one is final.
+    const retry = o?.status === 'diverged' ? '' : `; rerun \`npx bnrun ${opts.rerun}\` to retry it`;
+    io.stderr(`bnrun: ${r.id}: ${o ? describeOutcome(o) : 'not run'} (${r.dir})${retry}`);
   }
   // The table covers this sweep's runs only; `bnrun compare <out>` covers everything under --out.
   const dirs = runs.map((r) => r.dir).filter((d) => fs.existsSync(path.join(d, 'metrics.csv')));
