@@ -10,7 +10,8 @@ import { registerPlot } from './commands/plot';
 import { registerSweep } from './commands/sweep';
 import { registerTrain } from './commands/train';
 import { registerValidate } from './commands/validate';
-import { BnrunError } from './errors';
+import { BnrunError, fileError } from './errors';
+import { sanitize } from './text';
 
 export function buildProgram(): Command {
   const program = new Command('bnrun')
@@ -34,12 +35,19 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof BnrunError) {
-      console.error(`bnrun: ${e.message}`);
+      console.error(`bnrun: ${sanitize(e.message)}`);
       return e.exitCode;
+    }
+    // A filesystem error that no caller named: still one line naming its file, exit 1.
+    const file = (e as NodeJS.ErrnoException).path;
+    const named = typeof file === 'string' ? fileError(file, e, 'failed') : e;
+    if (named instanceof BnrunError) {
+      console.error(`bnrun: ${sanitize(named.message)}`);
+      return named.exitCode;
     }
     // An unexpected failure is a bug or a resource limit: one line, the stack on request.
     const err = e as Error;
-    console.error(process.env.BNRUN_DEBUG ? `bnrun: ${err.stack ?? String(e)}` : `bnrun: internal error: ${(err.message ?? String(e)).split('\n')[0]} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`);
+    console.error(process.env.BNRUN_DEBUG ? `bnrun: ${err.stack ?? String(e)}` : `bnrun: internal error: ${sanitize((err.message ?? String(e)).split('\n')[0])} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`);
     return 1;
   }
 }

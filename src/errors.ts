@@ -29,3 +29,39 @@ export class DivergedError extends BnrunError {
     super(message, 1);
   }
 }
+
+/** A filesystem operation failed (disk full, permissions, not a directory...). Exit 1; the message names the file. */
+export class FileError extends BnrunError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: 'no space left on the device; free some space',
+  EDQUOT: 'disk quota exceeded; free some space',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'already exists',
+  ENOENT: 'not found',
+  ENAMETOOLONG: 'name too long; choose a shorter name or --out',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ELOOP: 'too many symbolic links',
+};
+
+/** The errno code of a Node filesystem error, or undefined for anything else. */
+export function errnoCode(e: unknown): string | undefined {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
+}
+
+/** A filesystem error as one line naming `file` and what went wrong; other errors pass through unchanged. */
+export function fileError(file: string, e: unknown, doing = 'could not write'): unknown {
+  const code = errnoCode(e);
+  if (code === undefined || e instanceof BnrunError) return e;
+  return new FileError(`${file}: ${doing}: ${ERRNO_TEXT[code] ?? code} (${code})`);
+}

@@ -15,6 +15,7 @@ import { COMPARE_FORMATS, CompareFormat, formatComparison } from '../compare/for
 import { discoverRunDirs, loadRuns, LoadedRuns } from '../compare/runs';
 import { buildComparison, Comparison, CompareSettings } from '../compare/table';
 import { BnrunError } from '../errors';
+import { sanitize, sanitizeLines } from '../text';
 import { buildFigures } from '../plots/figures';
 import { writeFigures } from '../plots/write';
 import { targetArg } from './args';
@@ -41,9 +42,10 @@ export interface Io {
   stderr(line: string): void;
 }
 
+/** The terminal: whatever a run's files put into a line is shown escaped, never sent as control sequences. */
 export const processIo: Io = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (line) => void process.stderr.write(`${line}\n`),
+  stdout: (text) => void process.stdout.write(sanitizeLines(text)),
+  stderr: (line) => void process.stderr.write(`${sanitize(line)}\n`),
 };
 
 export type Prepared = { ok: true; loaded: LoadedRuns; comparison: Comparison } | { ok: false; code: number };

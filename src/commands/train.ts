@@ -5,7 +5,7 @@ import { BACKENDS, BackendRequest, selectBackend } from '../backend';
 import { loadConfig, Overrides, validateConfig } from '../config/load';
 import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
-import { RunDir } from '../logging/run';
+import { completedSummary, RunDir } from '../logging/run';
 import { IpcTrainEvents } from '../train/events';
 import { RunSummary, train } from '../train/train';
 import { nonNegativeInt, positiveInt } from './args';
@@ -38,6 +38,11 @@ function resolveRun(configFile: string | undefined, flags: TrainFlags): { config
 
 async function trainCommand(configFile: string | undefined, flags: TrainFlags): Promise<void> {
   const { config, configSource, outDir } = resolveRun(configFile, flags);
+  // A completed run stays as it is: its population pass and summary.json are not redone.
+  if (flags.resume !== undefined && completedSummary(outDir)) {
+    console.log(`${outDir}: run ${config.name} has already completed (see its summary.json); nothing to do`);
+    return;
+  }
   const backend = await selectBackend(flags.backend);
   console.log(`backend: ${backend.name} (${backend.reason})`);
   const what = flags.resume !== undefined ? 'resuming' : 'run';

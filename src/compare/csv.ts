@@ -6,7 +6,7 @@
  * commas. A run killed mid-write leaves a last line without its newline (or
  * with too few cells): that row is dropped and said so, never half-read.
  */
-import * as fs from 'node:fs';
+import { readRegularFile } from '../read';
 
 export interface CsvTable {
   columns: string[];
@@ -45,9 +45,21 @@ export function parseCsv(text: string): CsvTable | null {
   return { columns, rows, dropped };
 }
 
-/** Reads and parses a CSV file; `null` when it is empty or has no header. */
+/** The largest run CSV read (a long ImageNet run's activations.csv is a few MB). */
+const CSV_MAX_BYTES = 512 * 1024 * 1024;
+
+/** A CSV bnrun did not write: bytes no text file holds, e.g. the zeros a crash can leave in a file. */
+export class CorruptCsv extends Error {}
+
+/**
+ * Reads and parses a CSV file (a regular file only); `null` when it is empty
+ * or has no header. A file holding NUL bytes is corrupt, not empty.
+ */
 export function readCsv(file: string): CsvTable | null {
-  return parseCsv(fs.readFileSync(file, 'utf8'));
+  const buf = readRegularFile(file, CSV_MAX_BYTES);
+  const nul = buf.indexOf(0);
+  if (nul >= 0) throw new CorruptCsv(`corrupt: a NUL byte at offset ${nul}`);
+  return parseCsv(buf.toString('utf8'));
 }
 
 /** A cell as a finite number, or null for '' and anything else. */

@@ -6,6 +6,7 @@
  * numbers themselves.
  */
 import { stringify } from 'csv-stringify/sync';
+import { csvSafe } from '../text';
 import { PUBLISHED_TARGET } from './paper';
 import { Problem } from './runs';
 import { Comparison, GroupRow, Section, Spread, tidy } from './table';
@@ -222,7 +223,8 @@ export function formatCsv(c: Comparison): string {
   return stringify(rows, {
     header: true,
     columns: [...CSV_COLUMNS],
-    cast: { boolean: (v: boolean) => (v ? 'true' : 'false') },
+    // Names come from run files: a cell a spreadsheet would run as a formula is written as text.
+    cast: { boolean: (v: boolean) => (v ? 'true' : 'false'), string: (v: string) => csvSafe(v) },
   });
 }
 

@@ -17,7 +17,9 @@ import * as path from 'node:path';
 import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
 import { isRecord } from '../json';
 import { EvalPoint, maxAccuracy } from '../metrics';
-import { CsvTable, numberCell, readCsv } from './csv';
+import { sanitize } from '../text';
+import { readRegularFile, UnreadableFile } from '../read';
+import { CorruptCsv, CsvTable, numberCell, readCsv } from './csv';
 
 export type { EvalPoint };
 
@@ -130,14 +132,24 @@ function isPaperNetwork(v: unknown): v is PaperNetwork {
 
 type Loaded<T> = { ok: true; value: T; notes: string[] } | { ok: false; why: string };
 
+/** Why a run file could not be read, as a phrase after its name. */
+function unreadable(e: unknown): string {
+  if (e instanceof UnreadableFile) return e.why;
+  if (e instanceof CorruptCsv) return `is ${e.message}`;
+  return `unreadable (${(e as Error).message.split('\n')[0]})`;
+}
+
+const JSON_MAX_BYTES = 16 * 1024 * 1024;
+
 /** A run's JSON file as an object, or why not (missing, unparsable, not an object). */
 function readJsonObject(dir: string, name: string): Loaded<Record<string, unknown>> {
   const file = path.join(dir, name);
   if (!fs.existsSync(file)) return { ok: false, why: `no ${name}` };
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = JSON.parse(readRegularFile(file, JSON_MAX_BYTES).toString('utf8'));
   } catch (e) {
+    if (e instanceof UnreadableFile) return { ok: false, why: `${name} ${e.why}` };
     return { ok: false, why: `${name} unreadable (${(e as Error).message.split('\n')[0]})` };
   }
   if (!isRecord(raw)) return { ok: false, why: `${name} is not an object` };
@@ -149,13 +161,14 @@ function readInfo(dir: string): Loaded<RunInfo> {
   if (!json.ok) return json;
   const raw = json.value;
   const data = raw.data;
-  const dataset = isRecord(data) && typeof data.dataset === 'string' ? data.dataset : null;
+  const dataset = isRecord(data) && typeof data.dataset === 'string' ? sanitize(data.dataset) : null;
   if (dataset === null) return { ok: false, why: 'config.json has no data.dataset' };
   const notes: string[] = [];
-  const name = typeof raw.name === 'string' && raw.name !== '' ? raw.name : path.basename(path.resolve(dir));
+  // Names reach terminals and figures: control characters are shown as escapes, never sent.
+  const name = sanitize(typeof raw.name === 'string' && raw.name !== '' ? raw.name : path.basename(path.resolve(dir)));
   if (typeof raw.name !== 'string') notes.push(`config.json has no name (named ${name} after its directory)`);
   const model = raw.model;
-  const modelType = isRecord(model) && typeof model.type === 'string' ? model.type : 'unknown';
+  const modelType = isRecord(model) && typeof model.type === 'string' ? sanitize(model.type) : 'unknown';
   let paper: PaperNetwork | null = null;
   if (isPaperNetwork(raw.paper)) paper = raw.paper;
   else if (raw.paper !== undefined) notes.push(`unknown paper network ${JSON.stringify(raw.paper)} (ignored)`);
@@ -176,7 +189,7 @@ function readMetrics(dir: string): Loaded<Metrics> {
   try {
     table = readCsv(file);
   } catch (e) {
-    return { ok: false, why: `metrics.csv unreadable (${(e as Error).message})` };
+    return { ok: false, why: `metrics.csv ${unreadable(e)}` };
   }
   if (table === null) return { ok: false, why: 'metrics.csv is empty' };
   for (const c of ['step', 'test_accuracy']) {
@@ -188,9 +201,14 @@ function readMetrics(dir: string): Loaded<Metrics> {
   for (const row of table.rows) {
     const step = numberCell(row.step);
     if (step === null) continue;
+    // Values no run can log mean the file is not what bnrun wrote: the run is left out rather than drawn wrong.
+    if (!Number.isInteger(step) || step < 0) return { ok: false, why: `metrics.csv is corrupt: step ${row.step} is not a step count` };
     lastStep = Math.max(lastStep, step);
     if (row.event === 'diverged') divergedAt = divergedAt ?? step;
     const accuracy = numberCell(row.test_accuracy);
+    if (accuracy !== null && !(accuracy >= 0 && accuracy <= 1)) {
+      return { ok: false, why: `metrics.csv is corrupt: test_accuracy ${row.test_accuracy} at step ${step} is not in [0, 1]` };
+    }
     if (accuracy !== null) evals.push({ step, accuracy });
   }
   evals.sort((a, b) => a.step - b.step);
@@ -208,7 +226,7 @@ function readActivations(dir: string): Loaded<ActivationPoint[]> {
   try {
     table = readCsv(file);
   } catch (e) {
-    return { ok: true, value: [], notes: [`activations.csv unreadable (${(e as Error).message})`] };
+    return { ok: true, value: [], notes: [`activations.csv ${unreadable(e)} (not drawn)`] };
   }
   if (table === null) return { ok: true, value: [], notes: [] };
   const pcols = table.columns
@@ -244,6 +262,9 @@ function readSummary(dir: string): Loaded<SummaryInfo> {
   if (status === null) return { ok: false, why: `summary.json has an unknown status ${JSON.stringify(raw.status)}` };
   const diverged = isRecord(raw.diverged) && typeof raw.diverged.step === 'number' ? raw.diverged.step : null;
   const final = isRecord(raw.final) && typeof raw.final.accuracy === 'number' ? raw.final.accuracy : null;
+  if (final !== null && !(final >= 0 && final <= 1)) {
+    return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: null }, notes: [`summary.json final.accuracy ${final} is not in [0, 1] (ignored)`] };
+  }
   return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: final }, notes: [] };
 }
 
@@ -254,8 +275,9 @@ function relativeId(root: string, dir: string): string {
 
 /** Loads one run directory: the run, or why it was skipped, plus notes for one line. */
 export function loadRun(root: string, dir: string): { run: Run | null; problem: Problem | null } {
-  const id = relativeId(root, dir);
-  const skip = (why: string) => ({ run: null, problem: { id, skipped: true, message: `${dir}: skipped: ${why}` } });
+  const id = sanitize(relativeId(root, dir));
+  const shown = sanitize(dir);
+  const skip = (why: string) => ({ run: null, problem: { id, skipped: true, message: sanitize(`${shown}: skipped: ${why}`) } });
   const info = readInfo(dir);
   if (!info.ok) return skip(info.why);
   const metrics = readMetrics(dir);
@@ -293,7 +315,7 @@ export function loadRun(root: string, dir: string): { run: Run | null; problem: 
     finalAccuracy,
     activations: activations.ok ? activations.value : [],
   };
-  const problem = notes.length > 0 ? { id, skipped: false, message: `${dir}: ${notes.join('; ')}` } : null;
+  const problem = notes.length > 0 ? { id, skipped: false, message: sanitize(`${shown}: ${notes.join('; ')}`) } : null;
   return { run, problem };
 }
 

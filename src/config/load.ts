@@ -3,13 +3,20 @@
  * overrides applied, then validated by the schema. Overrides go in before
  * validation so that a bad `--steps` is reported like a bad field.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { isRecord } from '../json';
+import { readRegularFile, UnreadableFile } from '../read';
 import { Config, ConfigSchema } from './schema';
+
+/** Limits that turn hostile or broken configs into one-line errors instead of exhausted memory or stack. */
+const CONFIG_MAX_BYTES = 1024 * 1024;
+const EXTENDS_MAX = 32;
+const NESTING_MAX = 64;
+/** YAML aliases a config may expand (the shipped configs use none); more is an alias bomb. */
+const YAML_ALIASES_MAX = 100;
 
 type Plain = Record<string, unknown>;
 
@@ -34,7 +41,12 @@ function parseText(text: string, file: string): unknown {
       const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
       throw new ConfigError(`${file}: invalid YAML${where}: ${what}`);
     }
-    return doc.toJS();
+    try {
+      return doc.toJS({ maxAliasCount: YAML_ALIASES_MAX });
+    } catch (e) {
+      // The yaml package refuses an alias bomb ("billion laughs") while expanding it.
+      throw new ConfigError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]} (more than ${YAML_ALIASES_MAX} alias expansions); write the values out`);
+    }
   }
   throw new ConfigError(`${file}: unknown config format "${ext}"; use .json, .yaml or .yml`);
 }
@@ -59,6 +71,18 @@ export function deepMerge(base: Plain, child: Plain): Plain {
   return out;
 }
 
+/** The dotted path of the first value nested deeper than `max` levels, or null; iterative, so depth cannot overflow the stack. */
+function tooDeep(value: unknown, max: number): string | null {
+  const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path: at } = stack.pop() as { v: unknown; path: string[] };
+    if (typeof v !== 'object' || v === null) continue;
+    if (at.length >= max) return at.slice(0, 3).join('.') + '...';
+    for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: [...at, k] });
+  }
+  return null;
+}
+
 /** Reads a file and everything it extends, child fields over parent fields. */
 export function readRawConfig(file: string, chain: string[] = []): Plain {
   const abs = path.resolve(file);
@@ -66,17 +90,21 @@ export function readRawConfig(file: string, chain: string[] = []): Plain {
     const loop = [...chain, abs].map((f) => path.relative(process.cwd(), f)).join(' -> ');
     throw new ConfigError(`extends: loop ${loop}; remove one of these extends`);
   }
+  if (chain.length >= EXTENDS_MAX) {
+    throw new ConfigError(`${path.relative(process.cwd(), chain[0])}: extends: a chain more than ${EXTENDS_MAX} files deep (at ${file}); flatten it`);
+  }
   let text: string;
   try {
-    text = fs.readFileSync(abs, 'utf8');
+    text = readRegularFile(abs, CONFIG_MAX_BYTES).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? 'not found' : `unreadable (${code})`;
+    if (!(e instanceof UnreadableFile)) throw e;
     const via = chain.length > 0 ? ` (extended by ${path.relative(process.cwd(), chain[chain.length - 1])})` : '';
-    throw new ConfigError(`config file ${file} ${what}${via}`);
+    throw new ConfigError(`config file ${file} ${e.why}${via}`);
   }
   const raw = parseText(text, file);
   if (!isRecord(raw)) throw new ConfigError(`${file}: a config must be an object of fields`);
+  const deep = tooDeep(raw, NESTING_MAX);
+  if (deep !== null) throw new ConfigError(`${file}: ${deep}: nested more than ${NESTING_MAX} levels deep; a config is a few levels of sections`);
   const own: Plain = deepMerge({}, raw);
   const parent = own.extends;
   delete own.extends;

@@ -267,11 +267,18 @@ export const TargetSchema = z.union([
   z.strictObject({ baselineMax: z.string().min(1).describe('run directory of the baseline (relative to the working directory)') }),
 ]);
 
+/** The longest run name (it is the default run directory's name). */
+export const NAME_MAX = 100;
+/** Training examples of the resident 28x28 datasets, for checking the batch size before anything loads. */
+const MNIST_FAMILY_TRAIN = 60000;
+
 export const ConfigSchema = z
   .strictObject({
     name: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
+      // It names the default run directory; a file name is at most 255 bytes, and paths must stay well below their limit.
+      .max(NAME_MAX, `at most ${NAME_MAX} characters`)
       .describe('run name; the default output directory is results/<name>'),
     description: z.string().optional().describe('free text, copied into the run'),
     paper: z
@@ -308,6 +315,9 @@ export const ConfigSchema = z
       // Accepted and ignored would let a user believe a variant differs when it does not.
       if (cfg.data.shuffle !== 'full') ctx.addIssue({ code: 'custom', path: ['data', 'shuffle'], message: `${cfg.data.dataset} batches always shuffle fully every epoch; remove the field (it applies to imagenet)` });
       if (cfg.data.distortion !== 0) ctx.addIssue({ code: 'custom', path: ['data', 'distortion'], message: `${cfg.data.dataset} has no photometric distortion; remove the field (it applies to imagenet)` });
+      if (cfg.training.batchSize > MNIST_FAMILY_TRAIN) {
+        ctx.addIssue({ code: 'custom', path: ['training', 'batchSize'], message: `${cfg.training.batchSize} is larger than ${cfg.data.dataset}'s ${MNIST_FAMILY_TRAIN} training examples` });
+      }
       if (pixels !== 784 || m.classes !== 10) return;
     }
     if (cfg.model.type === 'inception') {

@@ -7,18 +7,48 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { readCsv } from '../compare/csv';
+import { fileError } from '../errors';
 
-/** Writes a file so that it is the old or the new version, never half: a temporary file, fsync, rename. */
-export function writeFileAtomic(file: string, write: (fd: number) => void): void {
+/** The temporary file writeFileAtomic writes `file` through: `.<name>.<pid>.tmp`. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.tmp$/;
+
+/**
+ * Writes a file so that it is the old or the new version, never half: a
+ * temporary file, fsync, rename; `beforeRename` runs just before the rename.
+ * A failure (a full disk) removes the temporary file and names `file`.
+ */
+export function writeFileAtomic(file: string, write: (fd: number) => void, beforeRename?: () => void): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
   try {
-    write(fd);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      write(fd);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    beforeRename?.();
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw fileError(file, e);
   }
-  fs.renameSync(tmp, file);
+}
+
+/**
+ * Removes the temporary files of `names` left in `dir` by writes that were
+ * killed (`.checkpoint.bin.<pid>.tmp` and the like); call it holding the run
+ * lock, so no live writer's file is among them. Returns the names removed.
+ */
+export function removeLeftovers(dir: string, names: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const entry of fs.readdirSync(dir)) {
+    const m = TEMP_NAME.exec(entry);
+    if (!m || !names.includes(m[1]) || Number(m[2]) === process.pid) continue;
+    fs.rmSync(path.join(dir, entry), { force: true });
+    removed.push(entry);
+  }
+  return removed;
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -34,19 +64,32 @@ export class CsvAppender {
     readonly file: string,
     readonly columns: string[],
   ) {
-    const exists = fs.existsSync(file) && fs.statSync(file).size > 0;
-    this.fd = fs.openSync(file, 'a');
-    if (!exists) fs.writeSync(this.fd, stringify([columns]));
+    try {
+      const exists = fs.existsSync(file) && fs.statSync(file).size > 0;
+      this.fd = fs.openSync(file, 'a');
+      if (!exists) fs.writeSync(this.fd, stringify([columns]));
+    } catch (e) {
+      throw fileError(file, e);
+    }
   }
 
   append(row: Record<string, Cell>): void {
     const cells = this.columns.map((c) => formatCell(row[c] ?? null));
-    fs.writeSync(this.fd, stringify([cells]));
+    try {
+      fs.writeSync(this.fd, stringify([cells]));
+    } catch (e) {
+      throw fileError(this.file, e);
+    }
   }
 
   close(): void {
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (e) {
+      throw fileError(this.file, e);
+    } finally {
+      fs.closeSync(this.fd);
+    }
   }
 }
 

@@ -4,10 +4,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CorruptCsv, readCsv } from '../compare/csv';
 import { Config } from '../config/schema';
-import { ConfigError } from '../errors';
-import { CsvAppender, keepCompleteRows, writeJsonAtomic } from './files';
-import { RunLock } from './lock';
+import { ConfigError, DataError, errnoCode, fileError } from '../errors';
+import { isRecord } from '../json';
+import { readRegularFile, UnreadableFile } from '../read';
+import { CsvAppender, keepCompleteRows, removeLeftovers, writeJsonAtomic } from './files';
+import { removeLockLeftovers, RunLock } from './lock';
 
 export const METRICS_COLUMNS = ['step', 'lr', 'train_loss', 'test_loss', 'test_accuracy', 'elapsed_s', 'steps_per_s', 'event'];
 
@@ -27,6 +30,82 @@ export function activationColumns(percentiles: number[]): string[] {
   return ['step', 'layer', 'unit', ...percentiles.map((p) => `p${p}`)];
 }
 
+/** Every file a run writes; a new run refuses a directory holding any of them. */
+export const RUN_FILES = ['config.json', 'metrics.csv', 'activations.csv', 'summary.json', 'checkpoint.bin', 'checkpoint.prev.bin'] as const;
+
+const CONFIG_JSON_MAX_BYTES = 1024 * 1024;
+
+/** How users run the CLI after `npm ci` (it also works when bnrun is installed globally). */
+export const CLI = 'npx bnrun';
+
+/** The run's summary.json when it says the run completed, else null (missing, unreadable or another status). */
+export function completedSummary(dir: string): Record<string, unknown> | null {
+  try {
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as unknown;
+    return isRecord(raw) && raw.status === 'completed' ? raw : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The directories to create for `dir`, outermost first, after checking that
+ * nothing in the way is a file; each problem is one line naming --out (a
+ * file in the way or a too-long path is a usage error, anything else I/O).
+ */
+function missingDirs(dir: string): string[] {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(at);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'ENAMETOOLONG') throw new ConfigError(`--out ${dir}: the path is too long; choose a shorter --out or name`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw fileError(at, e, 'cannot use as --out');
+    }
+    if (stat) {
+      if (!stat.isDirectory()) {
+        throw new ConfigError(`--out ${dir}: ${at === path.resolve(dir) ? 'is' : `${at} is`} a file, not a directory; choose another --out`);
+      }
+      return missing;
+    }
+    const parent = path.dirname(at);
+    if (parent === at) return missing;
+    missing.unshift(at);
+    at = parent;
+  }
+}
+
+/** Creates `dir` one level at a time (fs.mkdirSync's recursive mode spins forever under /proc). */
+function makeRunDir(dir: string): void {
+  for (const d of missingDirs(dir)) {
+    try {
+      fs.mkdirSync(d);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === 'EEXIST' && fs.statSync(d).isDirectory()) continue;
+      if (code === 'ENAMETOOLONG') throw new ConfigError(`--out ${dir}: the path is too long; choose a shorter --out or name`);
+      throw fileError(d, e, 'could not create the run directory');
+    }
+  }
+}
+
+/** Removes what killed writes left behind; runs holding the lock, so no live writer's files are among them. */
+function cleanUp(dir: string): void {
+  removeLeftovers(dir, RUN_FILES);
+  removeLockLeftovers(dir);
+}
+
+/** Evaluation steps a run must have logged up to `step`: 0, every evalEvery, and the last step. */
+function evaluatedSteps(config: Config, step: number): number[] {
+  const out = [0];
+  for (let s = config.training.evalEvery; s <= step; s += config.training.evalEvery) out.push(s);
+  if (step === config.training.steps && out[out.length - 1] !== step) out.push(step);
+  return out;
+}
+
 export class RunDir {
   private readonly metrics: CsvAppender;
   private readonly activations: CsvAppender;
@@ -42,36 +121,86 @@ export class RunDir {
 
   /** Starts a new run; an existing run is never overwritten. */
   static create(dir: string, config: Config): RunDir {
-    fs.mkdirSync(dir, { recursive: true });
+    RunDir.checkNew(dir);
+    makeRunDir(dir);
     return RunLock.holding(dir, (lock) => {
-      if (['metrics.csv', 'summary.json', 'config.json'].some((f) => fs.existsSync(path.join(dir, f)))) {
-        throw new ConfigError(`${dir} already holds a run; continue it with \`bnrun train --resume ${dir}\`, or choose another --out`);
-      }
+      RunDir.checkNew(dir);
+      cleanUp(dir);
       writeJsonAtomic(path.join(dir, 'config.json'), config);
       return new RunDir(dir, config.tracking.percentiles, lock);
     });
   }
 
   /**
+   * Refuses a directory that holds any run file (a checkpoint alone included:
+   * a later --resume would adopt it), saying what to do.
+   */
+  static checkNew(dir: string): void {
+    missingDirs(dir);
+    const found = RUN_FILES.filter((f) => fs.existsSync(path.join(dir, f)));
+    if (found.length === 0) return;
+    if (completedSummary(dir)) throw new ConfigError(`${dir} holds a run that has already completed; choose another --out`);
+    if (found.includes('config.json')) {
+      throw new ConfigError(`${dir} already holds a run; continue it with \`${CLI} train --resume ${dir}\`, or choose another --out`);
+    }
+    throw new ConfigError(`${dir} holds ${found.join(', ')} but no config.json (left by another run?); choose another --out, or remove ${found.length === 1 ? 'it' : 'them'}`);
+  }
+
+  /**
    * Reopens a run to continue after `step` (its last checkpoint, 0 for none):
    * rows logged after it are dropped, so every step appears exactly once.
+   * A metrics.csv that lost evaluated rows the checkpoint says were logged is
+   * refused before anything is changed: the run's milestones would be wrong.
    */
   static resume(dir: string, config: Config, step: number): { run: RunDir; rows: Record<string, string>[] } {
     return RunLock.holding(dir, (lock) => {
+      const metrics = path.join(dir, 'metrics.csv');
+      if (step > 0 && !fs.existsSync(metrics)) {
+        throw new DataError(`${metrics} is missing, so the evaluations up to step ${step} are lost; restore it, or start a new run with another --out`);
+      }
+      if (fs.existsSync(metrics)) {
+        const logged = new Set(RunDir.readRows(metrics).filter((r) => r.test_accuracy !== '').map((r) => Number(r.step)));
+        // Without a checkpoint (step 0) the run restarts from scratch and owes no rows.
+        const lost = step === 0 ? [] : evaluatedSteps(config, step).filter((s) => !logged.has(s));
+        if (lost.length > 0) {
+          throw new DataError(`${metrics} lacks the evaluation${lost.length === 1 ? '' : 's'} at step ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''} that the checkpoint (step ${step}) follows; restore it, or start a new run with another --out`);
+        }
+      }
+      // Both CSVs are checked before either is rewritten.
+      const activations = path.join(dir, 'activations.csv');
+      if (fs.existsSync(activations)) RunDir.readRows(activations);
+      cleanUp(dir);
       const rows = keepCompleteRows(path.join(dir, 'metrics.csv'), METRICS_COLUMNS, (r) => Number(r.step) <= step);
       keepCompleteRows(path.join(dir, 'activations.csv'), activationColumns(config.tracking.percentiles), (r) => Number(r.step) <= step);
       return { run: new RunDir(dir, config.tracking.percentiles, lock), rows };
     });
   }
 
+  /** A run CSV's rows; a file that is not one (corrupt, a FIFO, unreadable) is refused naming it. */
+  private static readRows(file: string): Record<string, string>[] {
+    try {
+      return readCsv(file)?.rows ?? [];
+    } catch (e) {
+      if (e instanceof UnreadableFile) throw new DataError(`${e.message}; restore it, or start a new run with another --out`);
+      if (e instanceof CorruptCsv) throw new DataError(`${file}: ${e.message}; restore it, or start a new run with another --out`);
+      throw fileError(file, e, 'could not read');
+    }
+  }
+
   /** The resolved config a run was started with. */
   static readConfig(dir: string): unknown {
     const file = path.join(dir, 'config.json');
+    let text: string;
     try {
-      return JSON.parse(fs.readFileSync(file, 'utf8'));
+      text = readRegularFile(file, CONFIG_JSON_MAX_BYTES).toString('utf8');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ConfigError(`${file}: ${code === 'ENOENT' ? 'not found; is this a bnrun run directory?' : `unreadable (${(e as Error).message})`}`);
+      if (!(e instanceof UnreadableFile)) throw e;
+      throw new ConfigError(e.code === 'ENOENT' ? `${file}: not found; is this a bnrun run directory?` : e.message);
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`${file}: unreadable (${(e as Error).message})`);
     }
   }
 
@@ -100,9 +229,16 @@ export class RunDir {
     writeJsonAtomic(path.join(this.dir, 'summary.json'), summary);
   }
 
+  /** Flushes and closes the CSVs and releases the lock, whatever fails on the way. */
   close(): void {
-    this.metrics.close();
-    this.activations.close();
-    this.lock.release();
+    try {
+      this.metrics.close();
+    } finally {
+      try {
+        this.activations.close();
+      } finally {
+        this.lock.release();
+      }
+    }
   }
 }

@@ -42,12 +42,20 @@ export function evalChunkSize(model: ModelConfig): number {
  * feature map, all its positions). Only the tracked units' inputs are kept,
  * so the test set itself may be streamed.
  */
-export async function evaluate(net: Network, test: AsyncIterable<EvalChunk>, mode: Exclude<BnMode, 'train' | 'collect'>, track: TrackSpec): Promise<Evaluation> {
+export async function evaluate(
+  net: Network,
+  test: AsyncIterable<EvalChunk>,
+  mode: Exclude<BnMode, 'train' | 'collect'>,
+  track: TrackSpec,
+  /** Awaited before each chunk: gives a pending signal its turn (and may throw to stop). */
+  between?: () => Promise<void>,
+): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let n = 0;
   const tracked: Float32Array[] = [];
   for await (const chunk of test) {
+    await between?.();
     const [lossT, predT, unitsT] = tf.tidy(() => {
       const { logits, preActivations } = net.forward(chunk.x, mode);
       const pre = preActivations[track.layer];
@@ -75,10 +83,17 @@ export async function evaluate(net: Network, test: AsyncIterable<EvalChunk>, mod
  * through the training network and set each BN's population statistics to
  * E[x] = E_B[mu_B], Var[x] = m/(m-1) E_B[sigma2_B]. Returns the batch count and m.
  */
-export async function computePopulationStatistics(net: Network, stream: BatchStream, batches: number): Promise<{ batches: number; m: number } | null> {
+export async function computePopulationStatistics(
+  net: Network,
+  stream: BatchStream,
+  batches: number,
+  /** Awaited before each batch: gives a pending signal its turn (and may throw to stop). */
+  between?: () => Promise<void>,
+): Promise<{ batches: number; m: number } | null> {
   if (net.batchNorms.length === 0) return null;
   for (const bn of net.batchNorms) bn.beginPopulation();
   for (let i = 0; i < batches; i++) {
+    await between?.();
     const batch = await stream.next();
     tf.tidy(() => {
       net.forward(batch.x, 'collect');

@@ -1,7 +1,11 @@
 /**
  * SIGINT/SIGTERM stop the loop at the next step boundary, so the run can
- * checkpoint and flush before exiting. A second signal exits at once (what
- * was logged is already on disk, row by row).
+ * checkpoint and flush before exiting; during the final evaluations and
+ * Algorithm 2's population pass they stop the pass itself (the checkpoint
+ * after the last step is already written, so a resume redoes only the pass).
+ * The handlers are installed for the whole run, from loading the data to
+ * writing summary.json. A second signal exits at once (what was logged is
+ * already on disk, row by row).
  */
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 type StopSignalName = keyof typeof EXIT_CODES;
@@ -34,6 +38,11 @@ export class StopSignal {
     return this.signal !== null;
   }
 
+  /** Between chunks of a pass that a signal ends: yields as requested() does, then throws StopRequested if one arrived. */
+  async stopIfRequested(): Promise<void> {
+    if (await this.requested()) throw new StopRequested();
+  }
+
   get exitCode(): number {
     return this.signal ? EXIT_CODES[this.signal] : 1;
   }
@@ -42,3 +51,6 @@ export class StopSignal {
     for (const [name, handler] of this.handlers) process.off(name, handler);
   }
 }
+
+/** Thrown inside a pass a signal ended (stopIfRequested); the training loop turns it into an interrupted run. */
+export class StopRequested extends Error {}

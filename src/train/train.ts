@@ -7,20 +7,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
-import { BatchStream, openDataSource } from '../data/source';
+import { BatchStream, DataSource, openDataSource } from '../data/source';
 import { BnrunError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
-import { RunDir } from '../logging/run';
+import { CLI, RunDir } from '../logging/run';
 import { firstStepReaching, maxAccuracy } from '../metrics';
 import { buildNetwork } from '../networks/build';
 import { preActivationWidths } from '../networks/info';
 import { Network, parameterCount } from '../networks/network';
 import { Rng } from '../rng';
-import { CHECKPOINT_FILE, loadCheckpoint, LoopState, NamedVariable, restoreVariables, saveCheckpoint } from './checkpoint';
+import { loadCheckpoint, LoopState, NamedVariable, restoreVariables, runIdOf, saveCheckpoint } from './checkpoint';
 import { computePopulationStatistics, evalChunkSize, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
 import { TrainEvents } from './events';
-import { StopSignal } from './signals';
+import { StopRequested, StopSignal } from './signals';
 import { Sgd } from './optimizer';
 import { trainStep } from './step';
 import { resolveTarget } from './target';
@@ -90,22 +90,35 @@ function stateVariables(net: Network, optimizer: Sgd): NamedVariable[] {
 }
 
 /** Algorithm 2 over the source's population batches, closing them whatever happens. */
-async function populationPass(net: Network, stream: BatchStream, batches: number): Promise<{ batches: number; m: number } | null> {
+async function populationPass(net: Network, stream: BatchStream, batches: number, between: () => Promise<void>): Promise<{ batches: number; m: number } | null> {
   try {
-    return await computePopulationStatistics(net, stream, batches);
+    return await computePopulationStatistics(net, stream, batches, between);
   } finally {
     await stream.close();
   }
 }
 
 export async function train(opts: TrainOptions): Promise<RunSummary> {
+  // Installed before anything else and removed after everything, so a signal at any moment ends the run in order.
+  const stop = new StopSignal();
+  try {
+    return await run(opts, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function run(opts: TrainOptions, stop: StopSignal): Promise<RunSummary> {
   const cfg = opts.config;
   const { steps, evalEvery, checkpointEvery } = cfg.training;
+  const resumeHint = `continue with \`${CLI} train --resume ${opts.outDir}\``;
 
+  // A new run refuses a directory holding another run's files (a lone checkpoint included) before anything loads.
+  if (!opts.resume) RunDir.checkNew(opts.outDir);
   const target = resolveTarget(cfg.target, opts.configSource);
-  const data = await openDataSource(cfg, { configSource: opts.configSource, evalChunk: evalChunkSize(cfg.model) });
   // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files and data streams are closed and its lock released.
   let opened: RunDir | undefined;
+  let source: DataSource | undefined;
   try {
     const rng = new Rng(cfg.seed);
     const net = buildNetwork(cfg.model, rng.fork('init'));
@@ -116,15 +129,26 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
 
     let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
     const history: { step: number; accuracy: number }[] = [];
-    const ckptFile = `${opts.outDir}/${CHECKPOINT_FILE}`;
-    const ckpt = opts.resume ? loadCheckpoint(opts.outDir) : null;
+    // The run a checkpoint must belong to: its config.json as written (a resumed run's, read as it is on disk).
+    const runId = runIdOf(opts.resume ? RunDir.readConfig(opts.outDir) : cfg);
+    const variables = stateVariables(net, optimizer);
+    // Verified in full (and the previous one tried) before any file of the run is touched.
+    const ckpt = opts.resume ? loadCheckpoint(opts.outDir, { run: runId, steps, vars: variables }) : null;
     if (ckpt) {
-      restoreVariables(ckpt, stateVariables(net, optimizer), ckptFile);
-      loop = ckpt.header.loop;
+      restoreVariables(ckpt, variables);
+      loop = { ...ckpt.header.loop, resumedAt: [...ckpt.header.loop.resumedAt] };
       if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
+      for (const note of ckpt.notes) console.error(`bnrun: warning: ${note}`);
     }
+    // The data is read after the checkpoint verified (a refused resume costs no loading).
+    const data = await openDataSource(cfg, { configSource: opts.configSource, evalChunk: evalChunkSize(cfg.model) });
+    source = data;
     // Opened before the run directory, so a training tree that fails its checks leaves no half-started run.
-    const batches = await data.train(ckpt ? { position: ckpt.header, file: ckptFile } : null);
+    const batches = await data.train(ckpt ? { position: ckpt.header, file: ckpt.file } : null);
+    if (await stop.requested()) {
+      await batches.close();
+      throw new InterruptedError(`${stop.signal} before training started; nothing was written`, stop.exitCode);
+    }
     let run: RunDir;
     if (opts.resume) {
       const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
@@ -139,12 +163,13 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     const t0 = performance.now() - loop.elapsedSeconds * 1000;
     const seconds = () => (performance.now() - t0) / 1000;
     const progress = new Progress(steps, opts.tty);
-    const stop = new StopSignal();
     let lastCheckpoint = performance.now();
     let diverged: { step: number } | null = null;
 
+    // Evaluations during training let a signal register but finish; the loop stops after them, at the step boundary.
+    const letSignalsIn = async () => void (await stop.requested());
     const record = async (step: number) => {
-      const ev = await evaluate(net, data.test(), monitorMode, track);
+      const ev = await evaluate(net, data.test(), monitorMode, track, letSignalsIn);
       const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
       const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
       history.push({ step, accuracy: ev.accuracy });
@@ -154,8 +179,10 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       opts.events?.emit({ type: 'eval', step, accuracy: ev.accuracy, testLoss: ev.loss, trainLoss });
       Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
     };
+    let checkpointedAt = ckpt ? loop.step : -1;
     const checkpoint = () => {
-      saveCheckpoint(opts.outDir, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batches.position, stateVariables(net, optimizer));
+      checkpointedAt = loop.step;
+      saveCheckpoint(opts.outDir, runId, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batches.position, stateVariables(net, optimizer));
       lastCheckpoint = performance.now();
     };
     const checkpointDue = (step: number) =>
@@ -195,32 +222,44 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       }
     } finally {
       progress.stop();
-      stop.dispose();
     }
 
-    const interrupted = stop.signal !== null && !diverged && loop.step < steps;
     let final: RunSummary['final'] = null;
-    if (!diverged && !interrupted) {
-      checkpoint();
+    // Where a signal stopped the final passes (null: they ran, or were never reached).
+    let stoppedDuring: string | null = null;
+    if (!diverged && loop.step === steps) {
+      // The last step's checkpoint, unless the loop just wrote it (the one before stays the fallback).
+      if (checkpointedAt !== steps) checkpoint();
       await batches.close();
-      const moving = net.batchNorms.length > 0 ? await evaluate(net, data.test(), 'moving', track) : null;
-      const population = net.batchNorms.length > 0 ? await populationPass(net, await data.population(), cfg.training.populationBatches) : null;
-      const exact = await evaluate(net, data.test(), 'population', track);
-      final = {
-        step: steps,
-        accuracy: exact.accuracy,
-        loss: exact.loss,
-        statistics: population ? 'population' : 'none',
-        populationBatches: population ? population.batches : null,
-        movingAverage: moving ? { accuracy: moving.accuracy, loss: moving.loss } : null,
-        unitPercentiles: track.units.map((unit, i) => ({
-          layer: track.layer,
-          unit,
-          percentiles: Object.fromEntries(track.percentiles.map((p, j) => [`p${p}`, exact.unitPercentiles[i][j]])),
-        })),
-      };
+      // A signal now ends the pass under way; the checkpoint above lets a resume redo just these passes.
+      const between = () => stop.stopIfRequested();
+      let phase = 'the final evaluation';
+      try {
+        const moving = net.batchNorms.length > 0 ? await evaluate(net, data.test(), 'moving', track, between) : null;
+        phase = "Algorithm 2's population pass";
+        const population = net.batchNorms.length > 0 ? await populationPass(net, await data.population(), cfg.training.populationBatches, between) : null;
+        phase = 'the final evaluation';
+        const exact = await evaluate(net, data.test(), 'population', track, between);
+        final = {
+          step: steps,
+          accuracy: exact.accuracy,
+          loss: exact.loss,
+          statistics: population ? 'population' : 'none',
+          populationBatches: population ? population.batches : null,
+          movingAverage: moving ? { accuracy: moving.accuracy, loss: moving.loss } : null,
+          unitPercentiles: track.units.map((unit, i) => ({
+            layer: track.layer,
+            unit,
+            percentiles: Object.fromEntries(track.percentiles.map((p, j) => [`p${p}`, exact.unitPercentiles[i][j]])),
+          })),
+        };
+      } catch (e) {
+        if (!(e instanceof StopRequested)) throw e;
+        stoppedDuring = phase;
+      }
     }
 
+    const interrupted = !diverged && final === null;
     const completedSteps = diverged ? diverged.step : loop.step;
     const summary: RunSummary = {
       name: cfg.name,
@@ -244,15 +283,13 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
     if (diverged) {
       throw new DivergedError(`${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
     }
-    if (interrupted && stop.signal) {
-      throw new InterruptedError(
-        `${stop.signal} at step ${loop.step}: checkpoint and logs saved; continue with \`bnrun train --resume ${opts.outDir}\``,
-        stop.exitCode,
-      );
+    if (interrupted) {
+      const when = stoppedDuring ? `during ${stoppedDuring} after step ${loop.step}` : `at step ${loop.step}`;
+      throw new InterruptedError(`${stop.signal ?? 'signal'} ${when}: checkpoint and logs saved; ${resumeHint}`, stop.exitCode);
     }
     return summary;
   } finally {
     opened?.close();
-    await data.close();
+    await source?.close();
   }
 }

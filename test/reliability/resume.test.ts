@@ -42,12 +42,13 @@ function rows(dir: string, file: string): Record<string, string>[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function untilFile(file: string): Promise<void> {
-  for (let i = 0; i < 600 && !fs.existsSync(file); i++) await sleep(20);
+  for (let i = 0; i < 9000 && !fs.existsSync(file); i++) await sleep(20);
 }
 
 /** Waits until the run has logged at least `step` in metrics.csv, so a signal lands mid-training. */
 async function untilStep(dir: string, step: number): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+  // A generous bound: on a loaded 2-core machine a run can take minutes to start.
+  for (let i = 0; i < 6000; i++) {
     const file = path.join(dir, 'metrics.csv');
     if (fs.existsSync(file) && rows(dir, 'metrics.csv').some((r) => Number(r.step) >= step)) return;
     await sleep(50);

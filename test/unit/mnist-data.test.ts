@@ -339,7 +339,7 @@ const CORRUPT: Corrupt[] = [
     names: TEST_LABELS,
     mentions: ['label 255 at index 9999'],
   },
-  { label: 'a directory where a file should be', files: { [TEST_IMAGES]: 'dir' }, names: TEST_IMAGES, mentions: ['unreadable'] },
+  { label: 'a directory where a file should be', files: { [TEST_IMAGES]: 'dir' }, names: TEST_IMAGES, mentions: ['is a directory, not a regular file'] },
 ];
 
 describe('missing and corrupt data: a one-line DataError naming the file', () => {
