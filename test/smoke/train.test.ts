@@ -102,7 +102,7 @@ describe('smoke training on real MNIST (configs/ci)', () => {
     const before = fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8');
     const r = bnrun(['train', 'configs/ci/mnist-bn.json', '--out', dir, '--no-progress']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /already holds a run/);
+    assert.match(r.stderr, /already completed; choose another --out/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.equal(fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8'), before);
   });
