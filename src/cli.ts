@@ -3,6 +3,8 @@
  * Every error ends as one line on stderr and an exit code: 0 ok, 1 runtime
  * or data error, 2 usage or config error.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerCompare } from './commands/compare';
 import { registerInfo } from './commands/info';
@@ -13,9 +15,16 @@ import { registerValidate } from './commands/validate';
 import { BnrunError, fileError } from './errors';
 import { sanitize } from './text';
 
+/** The version in package.json (dist/src/cli.js sits two levels below it). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
 export function buildProgram(): Command {
   const program = new Command('bnrun')
     .description('Reproduce the Batch Normalization paper (Ioffe & Szegedy 2015): train, validate and compare runs')
+    .version(packageVersion(), '-V, --version', 'print the bnrun version')
     .exitOverride();
   registerTrain(program);
   registerValidate(program);

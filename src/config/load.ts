@@ -10,6 +10,7 @@ import { ConfigError } from '../errors';
 import { isRecord } from '../json';
 import { readRegularFile, UnreadableFile } from '../read';
 import { Config, ConfigSchema } from './schema';
+import { suggestKeys } from './suggest';
 
 /** Limits that turn hostile or broken configs into one-line errors instead of exhausted memory or stack. */
 const CONFIG_MAX_BYTES = 1024 * 1024;
@@ -84,7 +85,7 @@ function tooDeep(value: unknown, max: number): string | null {
 }
 
 /** Reads a file and everything it extends, child fields over parent fields. */
-export function readRawConfig(file: string, chain: string[] = []): Plain {
+export function readRawConfig(file: string, chain: string[] = [], via?: string): Plain {
   const abs = path.resolve(file);
   if (chain.includes(abs)) {
     const loop = [...chain, abs].map((f) => path.relative(process.cwd(), f)).join(' -> ');
@@ -98,8 +99,19 @@ export function readRawConfig(file: string, chain: string[] = []): Plain {
     text = readRegularFile(abs, CONFIG_MAX_BYTES).toString('utf8');
   } catch (e) {
     if (!(e instanceof UnreadableFile)) throw e;
-    const via = chain.length > 0 ? ` (extended by ${path.relative(process.cwd(), chain[chain.length - 1])})` : '';
-    throw new ConfigError(`config file ${file} ${e.why}${via}`);
+    const what = e.why;
+    if (via !== undefined) {
+      // The path was written relative to the extending file, not to where bnrun runs: say both.
+      const parent = chain[chain.length - 1];
+      const shown = (f: string) => {
+        const rel = path.relative(process.cwd(), f);
+        return rel === '' ? '.' : rel.startsWith('..') ? f : rel;
+      };
+      throw new ConfigError(
+        `${shown(parent)}: extends "${via}": ${shown(abs)} ${what} (extends paths are relative to the config's own directory, ${shown(path.dirname(parent))})`,
+      );
+    }
+    throw new ConfigError(`config file ${file} ${what}`);
   }
   const raw = parseText(text, file);
   if (!isRecord(raw)) throw new ConfigError(`${file}: a config must be an object of fields`);
@@ -110,7 +122,7 @@ export function readRawConfig(file: string, chain: string[] = []): Plain {
   delete own.extends;
   if (parent === undefined) return own;
   if (typeof parent !== 'string') throw new ConfigError(`${file}: extends: expected a path to another config`);
-  const base = readRawConfig(path.resolve(path.dirname(abs), parent), [...chain, abs]);
+  const base = readRawConfig(path.resolve(path.dirname(abs), parent), [...chain, abs], parent);
   return deepMerge(base, own);
 }
 
@@ -131,19 +143,20 @@ export function applyOverrides(raw: Plain, overrides: Overrides): Plain {
   return out;
 }
 
-/** One line per problem, each naming the field's path. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+/** One line per problem, each naming the field's path; an unknown key gets the closest known field of `raw`'s schema. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], raw?: unknown): string {
   return issues
     .map((issue) => {
       const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-      return `${where}: ${issue.message}`;
+      const hint = issue.code === 'unrecognized_keys' ? suggestKeys(issue.keys, issue.path, raw) : '';
+      return `${where}: ${issue.message}${hint}`;
     })
     .join('; ');
 }
 
 export function validateConfig(raw: unknown, source: string): Config {
   const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(`${source}: ${formatIssues(parsed.error.issues)}`);
+  if (!parsed.success) throw new ConfigError(`${source}: ${formatIssues(parsed.error.issues, raw)}`);
   return parsed.data;
 }
 

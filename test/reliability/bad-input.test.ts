@@ -116,6 +116,19 @@ describe('malformed configs (through bnrun train)', () => {
   it('a missing config file: exit 2 naming it', () => {
     expectFailure(path.join(tmp, 'absent.json'), 2, ['absent.json', 'not found']);
   });
+
+  it('a misspelt key: exit 2 with the closest field (learningrate -> learningRate), from train and validate alike', () => {
+    const file = writeConfig('typo.json', ext({ optimizer: { learningrate: 1 } }));
+    expectFailure(file, 2, ['optimizer: Unrecognized key: "learningrate"', 'did you mean "learningRate"?']);
+    const v = bnrun(['validate', file]);
+    assert.equal(v.status, 2);
+    assert.match(v.stderr.trim(), /^bnrun: .*\(did you mean "learningRate"\?\)$/);
+  });
+
+  it('a parent that is not where extends points: exit 2 saying paths are relative to the config', () => {
+    const file = writeConfig('bad-parent.json', JSON.stringify({ extends: 'configs/ci/mnist-bn.json', name: 'x' }));
+    expectFailure(file, 2, ['extends "configs/ci/mnist-bn.json"', 'not found', "relative to the config's own directory", tmp]);
+  });
 });
 
 describe('missing and corrupt data files (through bnrun train)', () => {

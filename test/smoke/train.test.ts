@@ -144,6 +144,15 @@ describe('CLI usage', () => {
     }
   });
 
+  it('--version and -V print the version in package.json', () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = bnrun([flag]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `${version}\n`);
+    }
+  });
+
   it('validate accepts the shipped configs', () => {
     for (const f of ['configs/mnist-bn.json', 'configs/mnist-baseline.json', 'configs/ci/mnist-bn.json', 'configs/ci/mnist-baseline.json']) {
       const r = bnrun(['validate', f]);

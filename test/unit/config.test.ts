@@ -274,9 +274,17 @@ describe('extends', () => {
     assert.equal(loadConfig(c2).seed, 2);
   });
 
-  it('a missing parent is a ConfigError naming the parent file and the child', () => {
+  it('a missing parent is a ConfigError naming the parent file, the child and the directory extends is relative to', () => {
     const child = write('orphan/child.json', JSON.stringify({ extends: 'no-such-parent.json', name: 'x' }));
-    expectConfigError(() => loadConfig(child), ['no-such-parent.json', 'not found', 'child.json']);
+    const dir = path.dirname(child);
+    expectConfigError(() => loadConfig(child), ['no-such-parent.json', 'not found', 'child.json', 'relative to', path.relative(process.cwd(), dir).startsWith('..') ? dir : path.relative(process.cwd(), dir)]);
+  });
+
+  it('a parent path written relative to the working directory is resolved against the config and says so', () => {
+    // The shipped configs live in <root>/configs; a child in another directory that writes "configs/mnist-bn.json" misses it.
+    const child = write('elsewhere/child.yaml', 'extends: configs/mnist-bn.json\nname: x\n');
+    const err = expectConfigError(() => loadConfig(child), ['extends "configs/mnist-bn.json"', 'not found', "relative to the config's own directory"]);
+    assert.ok(err.message.includes(path.join('elsewhere', 'configs', 'mnist-bn.json')), err.message);
   });
 
   it('a parent with invalid JSON is a ConfigError naming the parent', () => {
