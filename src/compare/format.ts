@@ -39,6 +39,13 @@ function stepsCell(section: Section, row: GroupRow): string {
   return row.reached < row.runs.length ? `${s} (${row.reached}/${row.runs.length} seeds)` : s;
 }
 
+/** The evaluation after the last step, over the seeds that have one (a killed or running run has none). */
+function finalCell(row: GroupRow): string {
+  if (row.finalAccuracy === null) return '-';
+  const s = withRange(row.finalAccuracy, accText);
+  return row.finalAccuracy.n < row.runs.length ? `${s} (${row.finalAccuracy.n}/${row.runs.length} seeds)` : s;
+}
+
 function paperSteps(row: GroupRow): string {
   const steps = row.published?.steps ?? null;
   if (steps === null) return '-';
@@ -58,26 +65,34 @@ interface Column {
   right: boolean;
   /** A published-numbers column: left out of a section where no row has any. */
   paper?: boolean;
+  /** A column about speed-ups over the baseline: left out of a section without one. */
+  baseline?: boolean;
   cell: (section: Section, row: GroupRow) => string;
 }
 
 const COLUMNS: Column[] = [
   { header: 'network', right: false, cell: (_s, r) => r.label + (r.isBaseline ? ' *' : '') },
-  { header: 'seeds', right: false, cell: (_s, r) => r.seeds.join(',') },
+  { header: 'seeds', right: true, cell: (_s, r) => String(r.runs.length) },
+  { header: 'seed list', right: false, cell: (_s, r) => r.seeds.join(',') },
   { header: 'steps to target', right: true, cell: stepsCell },
   { header: 'speed-up', right: true, cell: (_s, r) => (r.speedup ? withRange(r.speedup, speedupText, speedupBound) : '-') },
   { header: 'max acc %', right: true, cell: (_s, r) => withRange(r.maxAccuracy, accText) },
   { header: 'at step', right: true, cell: (_s, r) => withRange(r.maxAccuracyStep, formatSteps) },
+  { header: 'final acc %', right: true, cell: (_s, r) => finalCell(r) },
   { header: 'status', right: false, cell: (_s, r) => r.status },
   { header: 'paper: steps to 72.2%', right: true, paper: true, cell: (_s, r) => paperSteps(r) },
-  { header: 'paper: speed-up', right: true, paper: true, cell: (_s, r) => (r.publishedSpeedup === null ? '-' : speedupText(r.publishedSpeedup)) },
+  { header: 'paper: speed-up', right: true, paper: true, baseline: true, cell: (_s, r) => (r.publishedSpeedup === null ? '-' : speedupText(r.publishedSpeedup)) },
   { header: 'paper: max acc', right: true, paper: true, cell: (_s, r) => paperMax(r) },
 ];
 
-/** The columns of a section: the paper's only where it published a number (MNIST has a footnote instead). */
+/**
+ * The columns of a section: the paper's only where it published a number
+ * (MNIST has a footnote instead), and the paper's speed-ups only beside a
+ * baseline of this comparison's own.
+ */
 function columnsOf(s: Section): Column[] {
   const published = s.rows.some((r) => r.published && (r.published.steps !== null || r.published.maxAccuracy !== null || r.published.maxText));
-  return COLUMNS.filter((c) => published || !c.paper);
+  return COLUMNS.filter((c) => (published || !c.paper) && (s.baseline !== null || !c.baseline));
 }
 
 
@@ -103,7 +118,7 @@ function sectionFootnotes(s: Section): string[] {
   }
   if (papers.length > mnist.length) {
     out.push(
-      `paper, Figure 3 (ImageNet, single-crop validation accuracy): steps to ${(PUBLISHED_TARGET * 100).toFixed(1)}%, Inception's best; speed-up over Inception's 31.0e6 steps`,
+      `paper, Figure 3 (ImageNet, single-crop validation accuracy): steps to ${(PUBLISHED_TARGET * 100).toFixed(1)}%, Inception's best${s.baseline !== null ? "; speed-up over Inception's 31.0e6 steps" : ''}`,
     );
     for (const r of papers) {
       if (r.paper === 'inception-x5' || r.paper === 'inception-sigmoid') out.push(`paper, ${r.published?.label}: ${r.published?.note}`);
@@ -112,7 +127,11 @@ function sectionFootnotes(s: Section): string[] {
   return out;
 }
 
-const LEGEND = 'mean [min-max] over seeds; * = baseline; speed-up = baseline steps to target / steps to target';
+const LEGEND = [
+  'mean [min-max] over seeds; * = baseline; speed-up = baseline steps to target / steps to target',
+  'max acc = best test accuracy of the evaluations during training (BN nets: moving-average statistics)',
+  'final acc = the evaluation after the last step (BN nets: Algorithm 2 population statistics; summary.json final.accuracy)',
+].join('\n');
 
 function cells(s: Section, columns: Column[]): string[][] {
   return s.rows.map((r) => columns.map((c) => c.cell(s, r)));
@@ -149,7 +168,7 @@ export function formatMarkdown(c: Comparison): string {
     if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${esc(n)}`));
     blocks.push(lines.join('\n'));
   }
-  return `${blocks.join('\n\n')}\n\n${LEGEND}.\n`;
+  return `${blocks.join('\n\n')}\n\n${LEGEND.split('\n').map((l) => `${esc(l)}.`).join('\n\n')}\n`;
 }
 
 export const CSV_COLUMNS = [
@@ -175,6 +194,10 @@ export const CSV_COLUMNS = [
   'max_accuracy_step',
   'max_accuracy_step_min',
   'max_accuracy_step_max',
+  'final_accuracy',
+  'final_accuracy_min',
+  'final_accuracy_max',
+  'final_statistics',
   'status',
   'paper_steps_to_target',
   'paper_target',
@@ -210,6 +233,10 @@ function csvRow(s: Section, r: GroupRow): CsvRow {
     max_accuracy_step: r.maxAccuracyStep.mean,
     max_accuracy_step_min: r.maxAccuracyStep.min,
     max_accuracy_step_max: r.maxAccuracyStep.max,
+    final_accuracy: sp(r.finalAccuracy, 'mean'),
+    final_accuracy_min: sp(r.finalAccuracy, 'min'),
+    final_accuracy_max: sp(r.finalAccuracy, 'max'),
+    final_statistics: r.finalStatistics,
     status: r.status,
     paper_steps_to_target: p ? p.steps : null,
     paper_target: p && p.steps !== null ? PUBLISHED_TARGET : null,

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
 import { isRecord } from '../json';
+import { liveWriter } from '../logging/lock';
 import { EvalPoint, maxAccuracy } from '../metrics';
 import { sanitize } from '../text';
 import { readRegularFile, UnreadableFile } from '../read';
@@ -31,7 +32,8 @@ export interface ActivationPoint {
   values: Map<number, number>;
 }
 
-export type RunStatus = 'completed' | 'diverged' | 'interrupted' | 'incomplete';
+/** 'running': a live process holds the run's lock (see src/logging/lock.ts); 'incomplete': no summary and no writer (killed). */
+export type RunStatus = 'completed' | 'diverged' | 'interrupted' | 'incomplete' | 'running';
 
 export interface RunInfo {
   name: string;
@@ -60,6 +62,10 @@ export interface Run {
   divergedAt: number | null;
   /** summary.json final.accuracy (Algorithm 2 population statistics), if any. */
   finalAccuracy: number | null;
+  /** summary.json final.statistics: 'population' for a BN net's Algorithm 2 evaluation, 'none' without BN; null if not recorded. */
+  finalStatistics: 'population' | 'none' | null;
+  /** The pid of the live process writing this run (status 'running'), else null. */
+  writerPid: number | null;
   /** activations.csv rows (empty if there is none). */
   activations: ActivationPoint[];
 }
@@ -252,6 +258,7 @@ interface SummaryInfo {
   status: RunStatus;
   divergedAt: number | null;
   finalAccuracy: number | null;
+  finalStatistics: 'population' | 'none' | null;
 }
 
 function readSummary(dir: string): Loaded<SummaryInfo> {
@@ -262,10 +269,11 @@ function readSummary(dir: string): Loaded<SummaryInfo> {
   if (status === null) return { ok: false, why: `summary.json has an unknown status ${JSON.stringify(raw.status)}` };
   const diverged = isRecord(raw.diverged) && typeof raw.diverged.step === 'number' ? raw.diverged.step : null;
   const final = isRecord(raw.final) && typeof raw.final.accuracy === 'number' ? raw.final.accuracy : null;
+  const stats = isRecord(raw.final) && (raw.final.statistics === 'population' || raw.final.statistics === 'none') ? raw.final.statistics : null;
   if (final !== null && !(final >= 0 && final <= 1)) {
-    return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: null }, notes: [`summary.json final.accuracy ${final} is not in [0, 1] (ignored)`] };
+    return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: null, finalStatistics: null }, notes: [`summary.json final.accuracy ${final} is not in [0, 1] (ignored)`] };
   }
-  return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: final }, notes: [] };
+  return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: final, finalStatistics: stats }, notes: [] };
 }
 
 function relativeId(root: string, dir: string): string {
@@ -291,11 +299,18 @@ export function loadRun(root: string, dir: string): { run: Run | null; problem: 
   let status: RunStatus;
   let divergedAt = metrics.value.divergedAt;
   let finalAccuracy: number | null = null;
+  let finalStatistics: Run['finalStatistics'] = null;
   const lastStep = metrics.value.lastStep;
-  if (summary.ok) {
+  // A live writer outranks whatever summary.json says: a resumed run still has its interrupted summary.
+  const writerPid = liveWriter(dir);
+  if (writerPid !== null) {
+    status = 'running';
+    notes.unshift(`running (pid ${writerPid}): compared up to step ${lastStep} so far`);
+  } else if (summary.ok) {
     status = summary.value.status;
     divergedAt = summary.value.divergedAt ?? divergedAt;
     finalAccuracy = summary.value.finalAccuracy;
+    finalStatistics = summary.value.finalStatistics;
   } else if (divergedAt !== null) {
     status = 'diverged';
     notes.unshift(`${summary.why}; metrics.csv says it diverged at step ${divergedAt}`);
@@ -313,6 +328,8 @@ export function loadRun(root: string, dir: string): { run: Run | null; problem: 
     status,
     divergedAt,
     finalAccuracy,
+    finalStatistics,
+    writerPid,
     activations: activations.ok ? activations.value : [],
   };
   const problem = notes.length > 0 ? { id, skipped: false, message: sanitize(`${shown}: ${notes.join('; ')}`) } : null;

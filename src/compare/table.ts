@@ -23,6 +23,16 @@
  * evaluated step whose test accuracy is >= target (1e-9 tolerance for float
  * noise); a run that never gets there says 'never'.
  *
+ * Warnings (section notes): a baseline that has not completed (its best,
+ * and so the target and the speed-ups, may still move), and runs that cover
+ * different numbers of steps. A run whose lock is held by a live process is
+ * 'running (pid N)', not incomplete.
+ *
+ * Final accuracy: summary.json final.accuracy, the evaluation after the last
+ * step (Algorithm 2 population statistics for BN nets), mean over the seeds
+ * that have one; the max accuracy (moving averages for BN nets, during
+ * training) is kept beside it.
+ *
  * Spread. Every group value is the mean over seeds with the min-max range
  * (with a handful of seeds a range says more than a standard deviation).
  * Steps to target averages the seeds that reached the target, and says how
@@ -56,6 +66,7 @@ export interface RunResult {
   maxAccuracyStep: number;
   lastStep: number;
   finalAccuracy: number | null;
+  finalStatistics: 'population' | 'none' | null;
 }
 
 export interface GroupRow {
@@ -76,6 +87,10 @@ export interface GroupRow {
   speedup: Spread | null;
   maxAccuracy: Spread;
   maxAccuracyStep: Spread;
+  /** summary.json final.accuracy over the seeds that have one (Algorithm 2 population statistics for BN nets); null if none has. */
+  finalAccuracy: Spread | null;
+  /** Which statistics the final evaluations used: one value, 'mixed', or null when none is recorded. */
+  finalStatistics: 'population' | 'none' | 'mixed' | null;
   status: string;
   published: Published | null;
   publishedSpeedup: number | null;
@@ -151,6 +166,8 @@ function runStatusText(run: Run): string {
       return `interrupted at step ${run.lastStep}`;
     case 'incomplete':
       return `incomplete at step ${run.lastStep} (no summary.json)`;
+    case 'running':
+      return `running (pid ${run.writerPid}) at step ${run.lastStep}`;
   }
 }
 
@@ -248,9 +265,39 @@ function chooseBaseline(dataset: string, groups: Group[], settings: CompareSetti
   return { group: null, from: null };
 }
 
+/** The steps a run was meant to cover: a diverged run's configured length (its divergence is its result), else its last logged step. */
+function runLength(run: Run): number {
+  const training = run.info.config.training;
+  const configured = isRecord(training) && typeof training.steps === 'number' ? training.steps : null;
+  return run.status === 'diverged' && configured !== null ? configured : run.lastStep;
+}
+
+/**
+ * A warning when the compared runs cover different numbers of steps, so that
+ * their max and final accuracies are not like for like: the runs off the
+ * common length (the one most runs share; the longest on a tie) are named.
+ */
+function lengthNote(dataset: string, groups: Group[]): string | null {
+  const runs = groups.flatMap((g) => g.runs.map((r) => ({ r, who: g.runs.length > 1 ? `${g.label} seed ${r.info.seed}` : g.label, n: runLength(r) })));
+  const counts = new Map<number, number>();
+  for (const { n } of runs) counts.set(n, (counts.get(n) ?? 0) + 1);
+  if (counts.size < 2) return null;
+  const common = [...counts.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0][0];
+  const odd = runs.filter((x) => x.n !== common).map((x) => `${x.who} ${x.n} steps${x.r.status === 'completed' ? '' : ` (${x.r.status})`}`);
+  return `${dataset}: runs of unequal length: ${odd.join(', ')}; the others ${common}: max and final accuracy cover different spans`;
+}
+
 function buildSection(dataset: string, groups: Group[], settings: CompareSettings): Section {
   const notes: string[] = [];
   const { group: baseline, from: baselineFrom } = chooseBaseline(dataset, groups, settings, notes);
+  const unfinished = baseline ? baseline.runs.filter((r) => r.status !== 'completed') : [];
+  if (baseline && unfinished.length > 0) {
+    const what = unfinished.map((r) => runStatusText(r)).join('; ');
+    const moves = settings.target === undefined ? 'its best accuracy (the target) and its steps to it' : 'its steps to the target';
+    notes.push(`${dataset}: the baseline ${baseline.label} is not complete (${what}): ${moves}, and so every speed-up, may still change`);
+  }
+  const unequal = lengthNote(dataset, groups);
+  if (unequal) notes.push(unequal);
   let target: number | null = null;
   let targetFrom: Section['targetFrom'] = null;
   if (settings.target !== undefined) {
@@ -261,7 +308,7 @@ function buildSection(dataset: string, groups: Group[], settings: CompareSetting
     targetFrom = 'baseline';
   }
   if (!baseline && target === null) {
-    notes.push(`${dataset}: no baseline (no run with paper inception or mnist-baseline; choose one with --baseline NAME): max accuracy only`);
+    notes.push(`${dataset}: no baseline (no run with paper inception or mnist-baseline; choose one with --baseline NAME): max and final accuracy only`);
   }
 
   const stepsOf = (run: Run) => (target === null ? null : firstStepReaching(run.evals, target));
@@ -289,8 +336,11 @@ function buildSection(dataset: string, groups: Group[], settings: CompareSetting
         maxAccuracyStep: best.step,
         lastStep: run.lastStep,
         finalAccuracy: run.finalAccuracy,
+        finalStatistics: run.finalStatistics,
       };
     });
+    const finals = runs.filter((r) => r.finalAccuracy !== null);
+    const finalKinds = new Set(finals.map((r) => r.finalStatistics).filter((k) => k !== null));
     const reachedSteps = runs.map((r) => r.stepsToTarget).filter((x): x is number => x !== null);
     const stepsToTarget = spread(reachedSteps);
     const perSeed = runs.map((r) => r.speedup).filter((x): x is number => x !== null);
@@ -311,9 +361,12 @@ function buildSection(dataset: string, groups: Group[], settings: CompareSetting
       speedup: mean !== null && perSeed.length > 0 ? { mean, min: Math.min(...perSeed), max: Math.max(...perSeed), n: perSeed.length } : null,
       maxAccuracy: spread(runs.map((r) => r.maxAccuracy)) as Spread,
       maxAccuracyStep: spread(runs.map((r) => r.maxAccuracyStep)) as Spread,
+      finalAccuracy: spread(finals.map((r) => r.finalAccuracy as number)),
+      finalStatistics: finalKinds.size > 1 ? 'mixed' : finalKinds.size === 1 ? [...finalKinds][0] : null,
       status: groupStatusText(runs),
       published,
-      publishedSpeedup: published ? tidyOrNull(publishedSpeedup(published)) : null,
+      // The paper's speed-ups are over its baseline; beside runs that have none they would read as this comparison's.
+      publishedSpeedup: published && baseline ? tidyOrNull(publishedSpeedup(published)) : null,
     };
   });
   rows.sort(rowOrder);

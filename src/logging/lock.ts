@@ -175,3 +175,21 @@ export function removeLockLeftovers(dir: string): string[] {
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+/**
+ * The live process writing `dir` (its lock's pid on this host, still running),
+ * or null: no lock, a stale one, or one held on another host (whose liveness
+ * cannot be checked from here).
+ */
+export function liveWriter(dir: string): number | null {
+  let text: string | null;
+  try {
+    text = readText(path.join(dir, LOCK_FILE));
+  } catch {
+    return null;
+  }
+  if (text === null) return null;
+  const owner = parseOwner(text);
+  if (typeof owner.pid !== 'number' || (owner.host !== undefined && owner.host !== os.hostname())) return null;
+  return alive(owner.pid) ? owner.pid : null;
+}

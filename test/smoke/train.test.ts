@@ -97,6 +97,21 @@ describe('smoke training on real MNIST (configs/ci)', () => {
     assert.ok(s.target.firstStep !== null && s.target.firstStep < base.summary.maxAccuracy.step);
   });
 
+  it('compare prints both runs with a seed count and the final (Algorithm 2) accuracy beside the max', () => {
+    const r = bnrun(['compare', tmp, '--no-plots']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[1], /^network +seeds +seed list +steps to target +speed-up +max acc % +at step +final acc % +status$/);
+    const pct = (x: number) => (x * 100).toFixed(2).replace('.', '\\.');
+    for (const net of ['mnist-bn', 'mnist-baseline']) {
+      const s = runs[net].summary;
+      assert.ok(s.final);
+      // seeds 1, seed list 1 (the CI configs' seed), max, its step, final.
+      const re = new RegExp(`^ci-${net}(?: \\*)? +1 +1 +.* ${pct(s.maxAccuracy.accuracy)} +${s.maxAccuracy.step} +${pct(s.final.accuracy)} +completed`, 'm');
+      assert.match(r.stdout, re);
+    }
+  });
+
   it('refuses to overwrite an existing run and leaves it intact', () => {
     const dir = runs['mnist-bn'].dir;
     const before = fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8');

@@ -22,6 +22,7 @@ import { PUBLISHED } from '../../src/compare/paper';
 import { discoverRunDirs, loadRuns } from '../../src/compare/runs';
 import { buildComparison, Comparison, GroupRow, Section } from '../../src/compare/table';
 import { ConfigError } from '../../src/errors';
+import { LOCK_FILE, RunLock } from '../../src/logging/lock';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'results');
 
@@ -254,7 +255,7 @@ describe('the comparison table', () => {
     assert.match(PUBLISHED['inception-sigmoid'].note, /chance/);
   });
 
-  it('without a baseline: max accuracy only, and a note', () => {
+  it('without a baseline: max and final accuracy only, and a note', () => {
     const s = section(c, 'fashion-mnist');
     assert.equal(s.baseline, null);
     assert.equal(s.target, null);
@@ -263,7 +264,7 @@ describe('the comparison table', () => {
     assert.equal(r.speedup, null);
     assert.equal(r.maxAccuracy.mean, 0.8);
     assert.equal(r.maxAccuracyStep.mean, 200);
-    assert.match(s.notes[0], /^fashion-mnist: no baseline .*--baseline NAME.*max accuracy only$/);
+    assert.match(s.notes[0], /^fashion-mnist: no baseline .*--baseline NAME.*max and final accuracy only$/);
   });
 
   it('--target replaces the baseline best everywhere; a baseline that never reaches it gives no speed-ups', () => {
@@ -275,7 +276,10 @@ describe('the comparison table', () => {
     assert.deepEqual(row(s, 'mnist-bn').stepsToTarget, { mean: 300, min: 300, max: 300, n: 2 });
     assert.equal(row(s, 'mnist-bn').speedup, null);
     assert.equal(row(s, 'mnist-bn-killed').stepsToTarget?.mean, 200);
-    assert.deepEqual(s.notes, ['mnist: the baseline mnist-baseline never reached the target: no speed-ups']);
+    assert.deepEqual(s.notes, [
+      'mnist: runs of unequal length: mnist-bn-killed 200 steps (incomplete); the others 500: max and final accuracy cover different spans',
+      'mnist: the baseline mnist-baseline never reached the target: no speed-ups',
+    ]);
     // fashion-mnist has no baseline but now a target.
     assert.equal(section(t, 'fashion-mnist').target, 0.93);
     assert.equal(row(section(t, 'fashion-mnist'), 'fashion-bn').stepsToTarget, null);
@@ -316,6 +320,80 @@ describe('the comparison table', () => {
     assert.deepEqual(v.notes, ['mnist: runs named mnist-bn differ in optimizer.learningRate: compared as 2 groups']);
   });
 
+  it('final accuracy: summary.json final.accuracy over the seeds that have one, beside the max', () => {
+    const s = section(c, 'mnist');
+    assert.deepEqual(row(s, 'mnist-bn').finalAccuracy, { mean: 0.956, min: 0.951, max: 0.961, n: 2 });
+    assert.equal(row(s, 'mnist-bn').finalStatistics, 'population');
+    assert.equal(row(s, 'mnist-baseline').finalStatistics, 'none');
+    assert.equal(row(s, 'mnist-bn-killed').finalAccuracy, null);
+    // One seed without a summary: the mean is over the other, and the cell says so.
+    const dir = copyRuns('mnist-bn-s1', 'mnist-bn-s2');
+    fs.rmSync(path.join(dir, 'mnist-bn-s2', 'summary.json'));
+    const one = buildComparison(loadRuns(dir).runs);
+    assert.deepEqual(row(section(one, 'mnist'), 'mnist-bn').finalAccuracy, { mean: 0.961, min: 0.961, max: 0.961, n: 1 });
+    assert.match(formatComparison(one, 'text'), /^mnist-bn +2 +1,2 .* 96\.10 \(1\/2 seeds\) +1 completed, 1 incomplete at step 500/m);
+  });
+
+  it('a run whose lock is held by a live process is running (pid N), not incomplete', () => {
+    const dir = copyRuns('mnist-baseline', 'mnist-bn-killed');
+    // The lock a real writer takes; this test's own process is the live writer.
+    const lock = RunLock.acquire(path.join(dir, 'mnist-bn-killed'));
+    try {
+      const { runs, problems } = loadRuns(dir);
+      const run = runs.find((r) => r.id === 'mnist-bn-killed');
+      assert.equal(run?.status, 'running');
+      assert.equal(run?.writerPid, process.pid);
+      assert.match(problems[0].message, new RegExp(`mnist-bn-killed: running \\(pid ${process.pid}\\): compared up to step 200 so far`));
+      const r = row(section(buildComparison(runs), 'mnist'), 'mnist-bn-killed');
+      assert.equal(r.status, `running (pid ${process.pid}) at step 200`);
+      assert.match(formatComparison(buildComparison(runs), 'text'), new RegExp(`running \\(pid ${process.pid}\\) at step 200`));
+    } finally {
+      lock.release();
+    }
+    // Released: incomplete again (killed?).
+    assert.equal(loadRuns(dir).runs.find((r) => r.id === 'mnist-bn-killed')?.status, 'incomplete');
+    // A lock left by a process that is gone is stale: incomplete.
+    fs.writeFileSync(path.join(dir, 'mnist-bn-killed', LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname() }));
+    assert.equal(loadRuns(dir).runs.find((r) => r.id === 'mnist-bn-killed')?.status, 'incomplete');
+  });
+
+  it('warns when the baseline is not complete: its best, the target and the speed-ups may still move', () => {
+    const dir = copyRuns('mnist-baseline', 'mnist-bn-s1');
+    fs.rmSync(path.join(dir, 'mnist-baseline', 'summary.json'));
+    const s = section(buildComparison(loadRuns(dir).runs), 'mnist');
+    assert.deepEqual(s.notes, [
+      'mnist: the baseline mnist-baseline is not complete (incomplete at step 500 (no summary.json)): its best accuracy (the target) and its steps to it, and so every speed-up, may still change',
+    ]);
+    const t = section(buildComparison(loadRuns(dir).runs, { target: 0.9 }), 'mnist');
+    assert.match(t.notes[0], /is not complete .*: its steps to the target, and so every speed-up, may still change$/);
+    // A complete baseline: no warning, and runs of one length: no length warning.
+    assert.deepEqual(section(buildComparison(loadRuns(copyRuns('mnist-baseline', 'mnist-bn-s1')).runs), 'mnist').notes, []);
+  });
+
+  it('warns when runs cover different numbers of steps, naming the odd ones; a diverged run counts its configured length', () => {
+    const dir = copyRuns('mnist-baseline', 'mnist-bn-s1', 'mnist-bn-s2', 'mnist-bn-lr5');
+    // mnist-bn-s2 stopped at step 300: drop its last two rows and its summary.
+    const m = path.join(dir, 'mnist-bn-s2', 'metrics.csv');
+    fs.writeFileSync(m, fs.readFileSync(m, 'utf8').trim().split('\n').slice(0, -2).join('\n') + '\n');
+    fs.rmSync(path.join(dir, 'mnist-bn-s2', 'summary.json'));
+    const s = section(buildComparison(loadRuns(dir).runs), 'mnist');
+    assert.deepEqual(s.notes, ['mnist: runs of unequal length: mnist-bn seed 2 300 steps (incomplete); the others 500: max and final accuracy cover different spans']);
+  });
+
+  it('prints no paper speed-ups in a section without a baseline', () => {
+    const dir = copyRuns('imagenet/bn-x5', 'imagenet/bn-x5-sigmoid');
+    const c2 = buildComparison(loadRuns(dir).runs);
+    const s = section(c2, 'imagenet');
+    assert.equal(s.baseline, null);
+    assert.equal(row(s, 'bn-x5').publishedSpeedup, null);
+    const text = formatComparison(c2, 'text');
+    assert.ok(!text.includes('paper: speed-up'), text);
+    assert.ok(!text.includes('14.76x'), text);
+    assert.ok(!text.includes("speed-up over Inception's"), text);
+    assert.match(text, /^bn-x5 +1 +0 +- +- +67\.00 +4000 +67\.00 +completed +2\.1e6 +73\.0%$/m);
+    assert.equal(parseCsv(formatComparison(c2, 'csv'))?.rows[0].paper_speedup, '');
+  });
+
   it('groups seeds regardless of fields that do not change training (tracking, checkpointing, data.path)', () => {
     const dir = copyRuns('mnist-bn-s1', 'mnist-bn-s2');
     const cfgFile = path.join(dir, 'mnist-bn-s2', 'config.json');
@@ -340,27 +418,30 @@ describe('output formats', () => {
     assert.ok(title > 0);
     const table = lines.slice(title + 1, title + 7);
     // No paper columns where the paper published no numbers (MNIST): a footnote instead.
-    assert.match(table[0], /^network +seeds +steps to target +speed-up +max acc % +at step +status$/);
+    assert.match(table[0], /^network +seeds +seed list +steps to target +speed-up +max acc % +at step +final acc % +status$/);
     // One run of dashes per column, under its header.
     const dashes = [...table[1].matchAll(/-+/g)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
-    assert.equal(dashes.length, 7);
-    assert.equal(table[0].indexOf('status'), dashes[6].start);
+    assert.equal(dashes.length, 9);
+    assert.equal(table[0].indexOf('status'), dashes[8].start);
     const rowBn = table.find((l) => l.startsWith('mnist-bn '));
     assert.ok(rowBn);
     // Left-aligned text starts with its column, right-aligned numbers end with theirs.
-    assert.equal(rowBn.indexOf('1,2'), dashes[1].start);
-    for (const [i, cell] of [[2, '150 [100-200]'], [3, '2.67x [2.00-4.00]'], [4, '95.50 [95.00-96.00]'], [5, '450 [400-500]']] as const) {
-      assert.equal(rowBn.indexOf(cell) + cell.length, dashes[i].end, cell);
+    assert.equal(rowBn.indexOf('1,2'), dashes[2].start);
+    const cellsBn: [number, string][] = [[1, '2'], [3, '150 [100-200]'], [4, '2.67x [2.00-4.00]'], [5, '95.50 [95.00-96.00]'], [6, '450 [400-500]'], [7, '95.60 [95.10-96.10]']];
+    for (const [i, cell] of cellsBn) {
+      assert.equal(rowBn.indexOf(cell, dashes[i].start) + cell.length, dashes[i].end, cell);
     }
-    assert.equal(rowBn.indexOf('completed'), dashes[6].start);
-    assert.match(text, /^mnist-baseline \* +1 +400 +1\.00x +90\.00 +400 +completed/m);
-    assert.match(text, /^mnist-bn-lr5 +1 +never +- +50\.00 +100 +diverged at step 137/m);
-    assert.match(text, /^mnist-bn-killed +3 +100 +4\.00x +93\.00 +200 +incomplete at step 200 \(no summary\.json\)/m);
-    assert.match(text, /^inception \* +0 +4000 +1\.00x +62\.00 +4000 +completed +31\.0e6 +1\.00x +72\.2%$/m);
-    assert.match(text, /^bn-x5 +0 +2000 +2\.00x +67\.00 +4000 +completed +2\.1e6 +14\.76x +73\.0%$/m);
-    assert.match(text, /^bn-x5-sigmoid +0 +never +- +58\.00 +4000 +completed +never +- +69\.8%$/m);
-    assert.match(text, /^fashion-bn +1 +- +- +80\.00 +200 +completed$/m);
-    assert.match(text, /^network +seeds +steps to target +speed-up +max acc % +at step +status +paper: steps to 72\.2% +paper: speed-up +paper: max acc$/m);
+    assert.equal(rowBn.indexOf('completed'), dashes[8].start);
+    // seeds counts the runs (seed 0 is one seed, not none); the seed list names them.
+    assert.match(text, /^mnist-baseline \* +1 +1 +400 +1\.00x +90\.00 +400 +89\.00 +completed/m);
+    assert.match(text, /^mnist-bn-lr5 +1 +1 +never +- +50\.00 +100 +- +diverged at step 137/m);
+    assert.match(text, /^mnist-bn-killed +1 +3 +100 +4\.00x +93\.00 +200 +- +incomplete at step 200 \(no summary\.json\)/m);
+    assert.match(text, /^inception \* +1 +0 +4000 +1\.00x +62\.00 +4000 +62\.00 +completed +31\.0e6 +1\.00x +72\.2%$/m);
+    assert.match(text, /^bn-x5 +1 +0 +2000 +2\.00x +67\.00 +4000 +67\.00 +completed +2\.1e6 +14\.76x +73\.0%$/m);
+    assert.match(text, /^bn-x5-sigmoid +1 +0 +never +- +58\.00 +4000 +58\.00 +completed +never +- +69\.8%$/m);
+    assert.match(text, /^fashion-bn +1 +1 +- +- +80\.00 +200 +80\.00 +completed$/m);
+    assert.match(text, /^network +seeds +seed list +steps to target +speed-up +max acc % +at step +final acc % +status +paper: steps to 72\.2% +paper: speed-up +paper: max acc$/m);
+    assert.match(text, /^final acc = the evaluation after the last step \(BN nets: Algorithm 2 population statistics/m);
     assert.match(text, /paper, Figure 1\(a\) \(MNIST\): no numbers published/);
     assert.match(text, /mean \[min-max\] over seeds/);
   });
@@ -404,9 +485,9 @@ describe('output formats', () => {
     assert.equal(rows.length, 3 * 2 + 8);
     // 7 columns, and 3 more (the paper's) for ImageNet.
     const cellCounts = rows.map((r) => r.replace(/\\\|/g, '').split('|').length - 2);
-    assert.deepEqual(cellCounts, [7, 7, 7, 10, 10, 10, 10, 10, 7, 7, 7, 7, 7, 7]);
-    assert.match(md, /^\| mnist-baseline \\\* \| 1 \| 400 \| 1\.00x \| 90\.00 \|/m);
-    assert.match(md, /^\| bn-x5 \| 0 \| 2000 \| 2\.00x \| 67\.00 \| 4000 \| completed \| 2\.1e6 \| 14\.76x \| 73\.0% \|$/m);
+    assert.deepEqual(cellCounts, [9, 9, 9, 12, 12, 12, 12, 12, 9, 9, 9, 9, 9, 9]);
+    assert.match(md, /^\| mnist-baseline \\\* \| 1 \| 1 \| 400 \| 1\.00x \| 90\.00 \|/m);
+    assert.match(md, /^\| bn-x5 \| 1 \| 0 \| 2000 \| 2\.00x \| 67\.00 \| 4000 \| 67\.00 \| completed \| 2\.1e6 \| 14\.76x \| 73\.0% \|$/m);
   });
 
   it('parses --target', () => {
@@ -426,7 +507,7 @@ describe('compareCommand', () => {
     assert.match(out[0], /^dataset fashion-mnist; no baseline$/m);
     assert.deepEqual(
       err.map((l) => l.replace(FIXTURES + path.sep, '').replace(/:.*/, '')),
-      ['mnist-bn-killed', 'no-metrics', 'runs on 3 datasets (fashion-mnist, imagenet, mnist)', 'fashion-mnist'],
+      ['mnist-bn-killed', 'no-metrics', 'runs on 3 datasets (fashion-mnist, imagenet, mnist)', 'fashion-mnist', 'mnist'],
     );
     for (const l of err) assert.ok(!l.includes('\n'));
   });
