@@ -17,6 +17,7 @@ import { buildComparison, Comparison } from '../../src/compare/table';
 import { buildFigures, Figure, FigureName } from '../../src/plots/figures';
 import { PNG_SCALE, render, Rendered, svgSize, systemFontDirs } from '../../src/plots/render';
 import { textWidth } from '../../src/plots/text-metrics';
+import { hashName, PALETTE, stableColors } from '../../src/plots/colors';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'results');
 
@@ -168,7 +169,7 @@ describe('figures of the fixture runs', () => {
     for (const t of ['Figure 1(a): MNIST nets, test accuracy vs training steps', 'training steps', 'test accuracy', 'network']) assert.ok(texts.includes(t), t);
   });
 
-  it('Figure 1(b, c): a 15/50/85 band per MNIST net with activations, baseline first, shared y scale', () => {
+  it('Figure 1(b, c): a 15/50/85 band per MNIST net with activations, baseline first, shared y scale, three line styles', () => {
     const { f, svg } = figure('figure1bc');
     assert.deepEqual(f.series, ['mnist-baseline: layer 2, unit 0', 'mnist-bn: layer 2, unit 0']);
     const texts = textsOf(svg);
@@ -183,9 +184,66 @@ describe('figures of the fixture runs', () => {
       ['mnist-bn: layer 2, unit 0', -1.6, -0.4, 0.8],
     ]);
     assert.equal(values.length, 12);
-    assert.ok(ariaLabels(svg).includes("Y-axis titled 'sigmoid input' for a linear scale with values from −10 to 1"));
-    // Shared y: only the first panel draws a y axis.
-    assert.equal(ariaLabels(svg).filter((l) => l.startsWith('Y-axis')).length, 1);
+    // Shared y: both panels' axes span the same values.
+    const yAxes = ariaLabels(svg).filter((l) => l.startsWith('Y-axis'));
+    assert.deepEqual(yAxes, Array(2).fill("Y-axis titled 'sigmoid input' for a linear scale with values from −10 to 1"));
+    // The 15th and 85th percentiles are drawn differently from each other and from the median.
+    const styles = (f.spec as unknown as { vconcat: { hconcat: { layer: { encoding?: { strokeDash?: { scale: { range: number[][] } }; color?: { scale: { range: string[] } } } }[] }[] }[] }).vconcat[0].hconcat[0].layer[1].encoding;
+    const dash = styles?.strokeDash?.scale.range.map((d) => d.join(','));
+    const color = styles?.color?.scale.range;
+    assert.ok(dash && color);
+    assert.equal(new Set(dash).size, 3, `dashes ${JSON.stringify(dash)}`);
+    assert.equal(new Set(color).size, 3, `colours ${JSON.stringify(color)}`);
+    // The subtitle says what is drawn, and what BN's gamma does to it; it promises no stability.
+    // (A subtitle of several lines is drawn as tspans of one text element.)
+    assert.ok(svg.includes('15th, 50th, 85th percentiles over the test set'));
+    assert.ok(svg.includes('band can widen as γ grows'));
+    assert.ok(!svg.includes('stable with'));
+  });
+
+  it('Figure 1(b, c): one row per baseline/BN pair, the baseline repeated, no empty cell', async () => {
+    // A third MNIST net with BN (another learning rate): two rows, mnist-baseline | mnist-bn and mnist-baseline | mnist-bn {lr=2}.
+    const dir = tmpDir();
+    for (const id of ['mnist-baseline', 'mnist-bn-s1']) fs.cpSync(path.join(FIXTURES, id), path.join(dir, id), { recursive: true });
+    fs.cpSync(path.join(FIXTURES, 'mnist-bn-s2'), path.join(dir, 'mnist-bn-lr2'), { recursive: true });
+    const cfgFile = path.join(dir, 'mnist-bn-lr2', 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { name: string; optimizer: { learningRate: number } };
+    cfg.name = 'mnist-bn-lr2';
+    cfg.optimizer.learningRate = 2;
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    const three = loadRuns(dir).runs;
+    const f = buildFigures(three, buildComparison(three)).find((x) => x.name === 'figure1bc');
+    assert.ok(f);
+    const rows = (f.spec as unknown as { vconcat: { hconcat: { title: { text: string } }[] }[] }).vconcat.map((r) => r.hconcat.map((p) => p.title.text));
+    assert.deepEqual(rows, [
+      ['mnist-baseline: layer 2, unit 0', 'mnist-bn: layer 2, unit 0'],
+      ['mnist-baseline: layer 2, unit 0', 'mnist-bn-lr2: layer 2, unit 0'],
+    ]);
+    const svg = (await render(f.spec)).svg;
+    assert.equal((svg.match(/class="mark-area role-mark/g) ?? []).length, 4, 'four panels, each with its band');
+    assert.equal(ariaLabels(svg).filter((l) => l.startsWith('X-axis')).length, 4, 'no cell without a plot');
+  });
+
+  it('Figure 1(b, c): a BN net is paired with its twin without BN, a plain net left over gets its own row', () => {
+    const dir = tmpDir();
+    const copy = (from: string, to: string, patch: (c: Record<string, Record<string, unknown>>) => void) => {
+      fs.cpSync(path.join(FIXTURES, from), path.join(dir, to), { recursive: true });
+      const file = path.join(dir, to, 'config.json');
+      const c = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
+      patch(c);
+      fs.writeFileSync(file, JSON.stringify(c));
+    };
+    fs.cpSync(path.join(FIXTURES, 'mnist-baseline'), path.join(dir, 'mnist-baseline'), { recursive: true });
+    fs.cpSync(path.join(FIXTURES, 'mnist-bn-s1'), path.join(dir, 'mnist-bn'), { recursive: true });
+    // A plain net at rate 2 and its BN twin; and a plain relu net with no BN twin.
+    copy('mnist-baseline', 'plain-lr2', (c) => Object.assign(c, { name: 'plain-lr2', paper: null, optimizer: { ...c.optimizer, learningRate: 2 } }));
+    copy('mnist-bn-s2', 'bn-lr2', (c) => Object.assign(c, { name: 'bn-lr2', paper: null, optimizer: { ...c.optimizer, learningRate: 2 } }));
+    copy('mnist-baseline', 'plain-relu', (c) => Object.assign(c, { name: 'plain-relu', paper: null, model: { ...c.model, activation: 'relu' } }));
+    const loaded = loadRuns(dir).runs;
+    const f = buildFigures(loaded, buildComparison(loaded)).find((x) => x.name === 'figure1bc');
+    assert.ok(f);
+    const rows = (f.spec as unknown as { vconcat: { hconcat: { title: { text: string } }[] }[] }).vconcat.map((r) => r.hconcat.map((p) => p.title.text.replace(/: layer.*/, '')));
+    assert.deepEqual(rows, [['plain-relu'], ['mnist-baseline', 'mnist-bn'], ['plain-lr2', 'bn-lr2']]);
   });
 
   it('Figure 2: every Inception-family run and the target line', () => {
@@ -197,6 +255,39 @@ describe('figures of the fixture runs', () => {
     assert.ok(ariaLabels(svg).some((l) => l === 'target: 0.62'), 'rule at 0.62');
     assert.ok(textsOf(svg).includes("target 62.00% (inception's best)"));
     assert.ok(!svg.includes('mnist'));
+  });
+
+  it('Figure 2 without a target: no dashed line, and the subtitle does not mention one', async () => {
+    const dir = tmpDir();
+    for (const id of ['bn-x5', 'bn-x5-sigmoid']) fs.cpSync(path.join(FIXTURES, 'imagenet', id), path.join(dir, id), { recursive: true });
+    const loaded = loadRuns(dir).runs;
+    const f = buildFigures(loaded, buildComparison(loaded)).find((x) => x.name === 'figure2');
+    assert.ok(f);
+    const svg = (await render(f.spec)).svg;
+    assert.equal((svg.match(/class="mark-rule role-mark/g) ?? []).length, 0);
+    const subtitle = textsOf(svg).find((t) => t.startsWith('one line per run'));
+    assert.equal(subtitle, 'one line per run, seeds of one config in one colour; no target (no baseline and no --target), so no target line');
+    assert.ok(!textsOf(svg).some((t) => t.includes('dashed')));
+  });
+
+  it('a run keeps its colour whatever else is compared beside it', () => {
+    const colourOf = (ids: string[], figureName: FigureName, series: string) => {
+      const dir = tmpDir();
+      for (const id of ids) fs.cpSync(path.join(FIXTURES, id), path.join(dir, path.basename(id)), { recursive: true });
+      const loaded = loadRuns(dir).runs;
+      const f = buildFigures(loaded, buildComparison(loaded)).find((x) => x.name === figureName);
+      assert.ok(f);
+      const enc = (f.spec as unknown as { encoding?: { color: { scale: { domain: string[]; range: string[] } } }; layer?: { encoding: { color: { scale: { domain: string[]; range: string[] } } } }[] });
+      const scale = (enc.encoding ?? enc.layer?.[0].encoding)?.color.scale;
+      assert.ok(scale);
+      assert.equal(new Set(scale.range).size, scale.range.length, 'no two series alike');
+      return scale.range[scale.domain.indexOf(series)];
+    };
+    const alone = colourOf(['mnist-bn-s1'], 'figure1a', 'mnist-bn');
+    assert.equal(colourOf(['mnist-baseline', 'mnist-bn-s1', 'mnist-bn-s2', 'mnist-bn-lr5'], 'figure1a', 'mnist-bn'), alone);
+    assert.equal(colourOf(['mnist-bn-killed', 'mnist-bn-s1'], 'figure1a', 'mnist-bn'), alone);
+    const bnx5 = colourOf(['imagenet/bn-x5'], 'figure2', 'bn-x5');
+    assert.equal(colourOf(['imagenet/inception', 'imagenet/bn-x5', 'imagenet/bn-x5-sigmoid'], 'figure2', 'bn-x5'), bnx5);
   });
 
   it('the target line follows --target', async () => {
@@ -259,5 +350,19 @@ describe('plotCommand', () => {
     assert.equal(await plotCommand(dir, {}, { stdout: () => undefined, stderr: (l) => void err.push(l) }), 1);
     assert.equal(err.length, 1);
     assert.match(err[0], /no runs found/);
+  });
+});
+
+describe('stable colours', () => {
+  it('hash a name into the palette, the same every time', () => {
+    assert.equal(hashName(''), 0x811c9dc5);
+    assert.equal(hashName('a'), 0xe40c292c);
+    assert.equal(stableColors(['mnist-bn'])[0], PALETTE[hashName('mnist-bn') % PALETTE.length]);
+    assert.deepEqual(stableColors(['b', 'a']), [...stableColors(['a', 'b'])].reverse());
+  });
+  it('give the names of one figure distinct colours while the palette lasts', () => {
+    const names = Array.from({ length: PALETTE.length }, (_, i) => `run-${i}`);
+    assert.equal(new Set(stableColors(names)).size, PALETTE.length);
+    assert.deepEqual(stableColors(['x', 'x']), [stableColors(['x'])[0], stableColors(['x'])[0]]);
   });
 });
