@@ -143,7 +143,8 @@ describe('bnrun sweep: seeds', () => {
     assert.equal(cmp.status, 0, cmp.stderr);
     const rows = (JSON.parse(cmp.stdout) as { sections: { rows: { name: string; seeds: number[] }[] }[] }).sections.flatMap((s) => s.rows);
     assert.deepEqual(rows.map((x) => [x.name, x.seeds]), [['seeds', [1, 2]]]);
-    assert.match(r.stdout, /^seeds +1,2 /m);
+    // One row for both seeds: the seed count, then the seed list (compare's columns).
+    assert.match(r.stdout, /^seeds +2 +1,2 /m);
   });
 });
 
