@@ -21,14 +21,9 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKENDS, BackendRequest, selectBackend } from '../src/backend';
 import { loadConfig } from '../src/config/load';
 import { Config } from '../src/config/schema';
-import { Batcher } from '../src/data/batches';
-import { loadMnist } from '../src/data/mnist';
-import { buildNetwork } from '../src/networks/build';
 import { describeModel } from '../src/networks/info';
-import { Rng } from '../src/rng';
-import { Sgd } from '../src/train/optimizer';
-import { trainStep } from '../src/train/step';
 import { train } from '../src/train/train';
+import { stepHarness } from './step-harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TORCH_PYTHON = '/usr/bin/python3';
@@ -111,32 +106,20 @@ function shippedConfig(net: BenchNet): Config {
 
 /** Times trainStep exactly as the training loop calls it, batch gather and disposal included: median wall and CPU ms. */
 function timeSteps(cfg: Config, warmup: number, timed: number): { wall: number; cpu: number } {
-  // The small Inception analogs train on Fashion-MNIST through the same loader and Batcher as the MLPs.
-  if (cfg.data.dataset === 'imagenet') throw new Error('bench times the MNIST-family nets only');
-  const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
-  const rng = new Rng(cfg.seed);
-  const net = buildNetwork(cfg.model, rng.fork('init'));
-  const optimizer = new Sgd(cfg.optimizer, net.trainable);
-  const batcher = new Batcher(data.train, cfg.training.batchSize, rng.fork('data'), data.classes);
+  const harness = stepHarness(cfg);
   const times: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < warmup + timed; i++) {
     const t = performance.now();
     const c = process.cpuUsage();
-    const batch = batcher.next();
-    trainStep(net, optimizer, batch, cfg.optimizer.learningRate);
-    tf.dispose([batch.x, batch.y]);
+    harness.step();
     if (i >= warmup) {
       times.push(performance.now() - t);
       const u = process.cpuUsage(c);
       cpu.push((u.user + u.system) / 1000);
     }
   }
-  for (const p of net.trainable) p.variable.dispose();
-  // gamma and beta are among net.trainable; only the statistics are left.
-  for (const bn of net.batchNorms) tf.dispose(bn.statistics);
-  // Momentum velocities: without this every timed net leaks a copy of its weights.
-  for (const s of optimizer.state) s.variable.dispose();
+  harness.dispose();
   return { wall: median(times), cpu: median(cpu) };
 }
 

@@ -10,12 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend';
 import { loadConfig } from '../src/config/load';
-import { Batcher } from '../src/data/batches';
-import { loadMnist } from '../src/data/mnist';
-import { buildNetwork } from '../src/networks/build';
-import { Rng } from '../src/rng';
-import { Sgd } from '../src/train/optimizer';
-import { trainStep } from '../src/train/step';
+import { stepHarness } from './step-harness';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -27,16 +22,9 @@ async function main(): Promise<void> {
   if (!file || file.startsWith('--')) throw new Error('usage: profile.js CONFIG [--steps N] [--warmup N] [--top N] [--by-shape]');
   await selectBackend('wasm');
   const cfg = loadConfig(path.resolve(file));
-  if (cfg.data.dataset === 'imagenet') throw new Error('profile times the MNIST-family nets only');
-  const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
-  const rng = new Rng(cfg.seed);
-  const net = buildNetwork(cfg.model, rng.fork('init'));
-  const optimizer = new Sgd(cfg.optimizer, net.trainable);
-  const batcher = new Batcher(data.train, cfg.training.batchSize, rng.fork('data'), data.classes);
+  const harness = stepHarness(cfg);
   const step = () => {
-    const batch = batcher.next();
-    trainStep(net, optimizer, batch, cfg.optimizer.learningRate);
-    tf.dispose([batch.x, batch.y]);
+    harness.step();
   };
   const warmup = arg('--warmup', 5);
   const steps = arg('--steps', 5);

@@ -13,13 +13,8 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
 import { loadConfig } from '../../src/config/load';
-import { Batcher } from '../../src/data/batches';
-import { loadMnist } from '../../src/data/mnist';
-import { buildNetwork } from '../../src/networks/build';
-import { Rng } from '../../src/rng';
-import { Sgd } from '../../src/train/optimizer';
-import { trainStep } from '../../src/train/step';
 import { ROOT } from '../cli';
+import { stepHarness } from '../../bench/step-harness';
 
 // Small batches keep the Inception steps short; the code path is the training loop's.
 const CASES: { config: string; batchSize: number }[] = [
@@ -37,17 +32,9 @@ describe('tf.memory() stays flat over training steps (wasm)', () => {
   for (const c of CASES) {
     it(c.config, () => {
       const cfg = loadConfig(path.join(ROOT, c.config), { 'training.batchSize': c.batchSize });
-      if (cfg.data.dataset === 'imagenet') throw new Error('MNIST-family configs only');
-      const data = loadMnist({ dataset: cfg.data.dataset, path: cfg.data.path });
-      const rng = new Rng(cfg.seed);
-      const net = buildNetwork(cfg.model, rng.fork('init'));
-      const optimizer = new Sgd(cfg.optimizer, net.trainable);
-      const batcher = new Batcher(data.train, cfg.training.batchSize, rng.fork('data'), data.classes);
+      const harness = stepHarness(cfg);
       const step = () => {
-        const batch = batcher.next();
-        const loss = trainStep(net, optimizer, batch, cfg.optimizer.learningRate);
-        tf.dispose([batch.x, batch.y]);
-        assert.ok(Number.isFinite(loss));
+        assert.ok(Number.isFinite(harness.step()));
       };
       for (let i = 0; i < 2; i++) step();
       const before = tf.memory();
@@ -59,7 +46,7 @@ describe('tf.memory() stays flat over training steps (wasm)', () => {
       const after = tf.memory();
       assert.deepEqual(counts, counts.map(() => before.numTensors), `numTensors per step: ${counts.join(', ')} (before: ${before.numTensors})`);
       assert.equal(after.numBytes, before.numBytes, 'numBytes');
-      tf.dispose([...net.trainable.map((p) => p.variable), ...net.batchNorms.flatMap((bn) => bn.statistics), ...optimizer.state.map((s) => s.variable)]);
+      harness.dispose();
     });
   }
 });
