@@ -65,3 +65,8 @@ export function fileError(file: string, e: unknown, doing = 'could not write'): 
   if (code === undefined || e instanceof BnrunError) return e;
   return new FileError(`${file}: ${doing}: ${ERRNO_TEXT[code] ?? code} (${code})`);
 }
+
+/** An error's message as one line, for messages that quote a library's error. */
+export function errorLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}

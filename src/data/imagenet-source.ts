@@ -1,6 +1,6 @@
 /**
  * ImageNet as a training data source: streams opened on the user's tree
- * (imagenet.ts) for training, evaluation on val/ and Algorithm 2's
+ * (imagenet/) for training, evaluation on val/ and Algorithm 2's
  * population pass. Only the batches in flight are ever in memory.
  */
 import * as path from 'node:path';
@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Config } from '../config/schema';
 import { ConfigError, DataError } from '../errors';
 import { Rng } from '../rng';
-import { ImageNetBatch, ImageNetOptions, ImageNetStream, openImageNet, StreamPosition } from './imagenet';
+import { ImageNetBatch, ImageNetOptions, ImageNetStream, StreamPosition } from './imagenet/options';
+import { openImageNet } from './imagenet/stream';
 import type { BatchStream, DataPosition, DataSource, EvalChunk, SourceOptions } from './source';
 
 /**

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
-import { BatchStream, DataSource, openDataSource } from '../data/source';
+import { openDataSource } from '../data/open';
+import { BatchStream, DataSource } from '../data/source';
 import { BnrunError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
 import { CLI, RunDir } from '../logging/run';

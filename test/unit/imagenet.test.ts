@@ -1,5 +1,5 @@
 /**
- * The streamed ImageNet loader (src/data/imagenet.ts, src/data/prefetch.ts) on
+ * The streamed ImageNet loader (src/data/imagenet/, src/data/prefetch.ts) on
  * small trees of real JPEGs that this file writes with sharp into os.tmpdir().
  *
  * Class c's images have channel c constant at 220, channel c+1 a horizontal
@@ -25,18 +25,10 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { DataError } from '../../src/errors';
 import { Rng } from '../../src/rng';
-import {
-  IMAGENET_MEAN_RGB,
-  IMAGENET_STD_RGB,
-  ImageNetBatch,
-  ImageNetOptions,
-  ImageNetStream,
-  describeImageNet,
-  distortColours,
-  evalGeometry,
-  openImageNet,
-  sampleCrop,
-} from '../../src/data/imagenet';
+import { distortColours, evalGeometry, sampleCrop } from '../../src/data/imagenet/augment';
+import { IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, ImageNetBatch, ImageNetOptions, ImageNetStream } from '../../src/data/imagenet/options';
+import { openImageNet } from '../../src/data/imagenet/stream';
+import { describeImageNet } from '../../src/data/imagenet/tree';
 import { Limiter, Prefetcher } from '../../src/data/prefetch';
 
 const TOL = 4;
