@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKENDS, BackendRequest, selectBackend } from '../src/backend';
 import { loadConfig } from '../src/config/load';
 import { Config } from '../src/config/schema';
-import { describeModel } from '../src/networks/info';
+import { describeModel } from '../src/config/model-plan';
 import { train } from '../src/train/train';
 import { stepHarness } from './step-harness';
 

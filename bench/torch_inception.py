@@ -107,7 +107,7 @@ def same_pads(n, k, s):
 
 
 def pads_for(h, w, k, s, padding):
-    """(top, bottom, left, right) and the output size; TF's rules, as src/networks/info.ts outputSize."""
+    """(top, bottom, left, right) and the output size; TF's rules, as src/config/model-plan.ts outputSize."""
     if padding == 'valid':
         return (0, 0, 0, 0), ((h - k) // s + 1, (w - k) // s + 1)
     (t, b), (l, r) = same_pads(h, k, s), same_pads(w, k, s)
@@ -177,7 +177,7 @@ def lrn(p):
 
 
 class InceptionBlock(nn.Module):
-    """src/networks/info.ts planBlock: branches 1x1 | reduce -> 3x3 | reduce -> 3x3 -> 3x3 |
+    """src/config/model-plan.ts planBlock: branches 1x1 | reduce -> 3x3 | reduce -> 3x3 -> 3x3 |
     3x3 pool (-> 1x1 projection), concatenated along channels in this order; in a stride-2 block
     the last conv of each branch and the pool have stride 2."""
 

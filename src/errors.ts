@@ -16,6 +16,14 @@ export class ConfigError extends BnrunError {
   }
 }
 
+/**
+ * A config field that does not fit the data on disk, found only when the data
+ * is opened (e.g. model.classes against ImageNet's class folders). The message
+ * starts with the field's path; train() puts the config file in front, so it
+ * reads like the problems validateConfig finds. Exit 2.
+ */
+export class ConfigMismatchError extends ConfigError {}
+
 /** A missing, unreadable or corrupt data file. Exit 1. */
 export class DataError extends BnrunError {
   constructor(message: string) {

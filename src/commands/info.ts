@@ -1,7 +1,7 @@
 /** `bnrun info <config>`: the network a config builds, without building it. */
 import { Command } from 'commander';
 import { loadConfig } from '../config/load';
-import { describeModel } from '../networks/info';
+import { describeModel } from '../config/model-plan';
 
 function infoCommand(configFile: string): void {
   const config = loadConfig(configFile);

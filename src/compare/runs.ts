@@ -20,7 +20,7 @@ import { liveWriter } from '../logging/lock';
 import { EvalPoint, maxAccuracy } from '../metrics';
 import { sanitize } from '../text';
 import { readRegularFile, UnreadableFile } from '../read';
-import { CorruptCsv, CsvTable, numberCell, readCsv } from './csv';
+import { CorruptCsv, CsvTable, numberCell, readCsv } from '../logging/csv';
 
 export type { EvalPoint };
 

@@ -1,6 +1,6 @@
 /**
  * Reading a config file: JSON or YAML, `extends` resolved, command-line
- * overrides applied, then validated by the schema. Overrides go in before
+ * overrides applied, then validated by the schema and the checks after it. Overrides go in before
  * validation so that a bad `--steps` is reported like a bad field.
  */
 import * as path from 'node:path';
@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { isRecord } from '../json';
 import { readRegularFile, UnreadableFile } from '../read';
+import { ConfigIssue, configIssues } from './checks';
 import { Config, ConfigSchema } from './schema';
 import { suggestKeys } from './suggest';
 
@@ -144,19 +145,22 @@ export function applyOverrides(raw: Plain, overrides: Overrides): Plain {
 }
 
 /** One line per problem, each naming the field's path; an unknown key gets the closest known field of `raw`'s schema. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], raw?: unknown): string {
+export function formatIssues(issues: readonly (z.core.$ZodIssue | ConfigIssue)[], raw?: unknown): string {
   return issues
     .map((issue) => {
       const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-      const hint = issue.code === 'unrecognized_keys' ? suggestKeys(issue.keys, issue.path, raw) : '';
+      const hint = 'code' in issue && issue.code === 'unrecognized_keys' ? suggestKeys(issue.keys, issue.path, raw) : '';
       return `${where}: ${issue.message}${hint}`;
     })
     .join('; ');
 }
 
+/** The schema, then the checks after parsing (checks.ts): the one gate for `validate`, `info` and `train`. */
 export function validateConfig(raw: unknown, source: string): Config {
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`${source}: ${formatIssues(parsed.error.issues, raw)}`);
+  const issues = configIssues(parsed.data);
+  if (issues.length > 0) throw new ConfigError(`${source}: ${formatIssues(issues)}`);
   return parsed.data;
 }
 

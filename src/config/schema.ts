@@ -1,10 +1,10 @@
 /**
  * The single source of truth for config fields, their types and defaults.
  * The README's field table is generated from this file (`npm run docs:config`)
- * and a test fails when the two disagree.
+ * and a test fails when the two disagree. Rules that relate one part of the
+ * config to another run after parsing, in checks.ts.
  */
 import { z } from 'zod';
-import { describeModel, preActivationWidths } from '../networks/info';
 
 const positiveInt = z.number().int().positive();
 
@@ -269,8 +269,6 @@ export const TargetSchema = z.union([
 
 /** The longest run name (it is the default run directory's name). */
 export const NAME_MAX = 100;
-/** Training examples of the resident 28x28 datasets, for checking the batch size before anything loads. */
-const MNIST_FAMILY_TRAIN = 60000;
 
 export const ConfigSchema = z
   .strictObject({
@@ -301,52 +299,6 @@ export const ConfigSchema = z
     target: TargetSchema.optional().describe(
       'accuracy to reach (Figure 3: steps to the baseline\'s best): a number, or {"baselineMax": "<run dir>"} for the best accuracy of that run; summary.json records the first step reaching it',
     ),
-  })
-  .superRefine((cfg, ctx) => {
-    // The MNIST-family loaders hand out 28x28x1 images in 10 classes; any other shape would fail mid-build.
-    if (cfg.data.dataset !== 'imagenet') {
-      const m = cfg.model;
-      const pixels = m.type === 'mlp' ? m.inputSize : m.inputShape.reduce((a, b) => a * b, 1);
-      if (pixels !== 784) {
-        const field = m.type === 'mlp' ? 'inputSize' : 'inputShape';
-        ctx.addIssue({ code: 'custom', path: ['model', field], message: `${cfg.data.dataset} images are 28x28x1 (784 values); set ${field} to ${m.type === 'mlp' ? '784' : '[28, 28, 1]'}` });
-      }
-      if (m.classes !== 10) ctx.addIssue({ code: 'custom', path: ['model', 'classes'], message: `${cfg.data.dataset} has 10 classes` });
-      // Accepted and ignored would let a user believe a variant differs when it does not.
-      if (cfg.data.shuffle !== 'full') ctx.addIssue({ code: 'custom', path: ['data', 'shuffle'], message: `${cfg.data.dataset} batches always shuffle fully every epoch; remove the field (it applies to imagenet)` });
-      if (cfg.data.distortion !== 0) ctx.addIssue({ code: 'custom', path: ['data', 'distortion'], message: `${cfg.data.dataset} has no photometric distortion; remove the field (it applies to imagenet)` });
-      if (cfg.training.batchSize > MNIST_FAMILY_TRAIN) {
-        ctx.addIssue({ code: 'custom', path: ['training', 'batchSize'], message: `${cfg.training.batchSize} is larger than ${cfg.data.dataset}'s ${MNIST_FAMILY_TRAIN} training examples` });
-      }
-      if (pixels !== 784 || m.classes !== 10) return;
-    }
-    if (cfg.model.type === 'inception') {
-      try {
-        describeModel(cfg.model);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', path: ['model', 'stem'], message: (e as Error).message });
-        return;
-      }
-    }
-    const hidden = preActivationWidths(cfg.model);
-    const layer = cfg.tracking.layer === 'last' ? hidden.length - 1 : cfg.tracking.layer;
-    if (layer >= hidden.length) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tracking', 'layer'],
-        message: `the model has ${hidden.length} hidden layers (0..${hidden.length - 1})`,
-      });
-      return;
-    }
-    cfg.tracking.units.forEach((unit, i) => {
-      if (unit >= hidden[layer]) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['tracking', 'units', i],
-          message: `hidden layer ${layer} has ${hidden[layer]} units (0..${hidden[layer] - 1})`,
-        });
-      }
-    });
   });
 
 export type Config = z.output<typeof ConfigSchema>;

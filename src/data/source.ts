@@ -40,8 +40,6 @@ export interface DataSource {
 }
 
 export interface SourceOptions {
-  /** Where the config came from, for messages. */
-  configSource: string;
   /** Test examples per forward pass (evalChunkSize of the network). */
   evalChunk: number;
 }

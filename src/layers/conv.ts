@@ -4,9 +4,9 @@
  * BN's beta takes the bias's role), or z = g(W * u + b) without BN.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Parameter } from '../networks/network';
 import { activate, Activation } from './activations';
 import { BatchNorm, BnMode } from './batchnorm';
+import type { Parameter } from './parameter';
 
 export type Padding = 'same' | 'valid';
 

@@ -3,15 +3,15 @@
  * the same input, concatenated along channels in branch order:
  *   1x1 conv | 1x1 reduce -> 3x3 | 1x1 reduce -> 3x3 -> 3x3 | 3x3 pool (avg or max) -> 1x1 projection or pass-through.
  * In a stride-2 (reduction) block the last conv of each branch and the pool
- * have stride 2. The branch plan comes from src/networks/info.ts, so the
+ * have stride 2. The branch plan comes from src/config/model-plan.ts, so the
  * built block and `bnrun info` cannot disagree.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { InceptionBlockConfig } from '../config/schema';
-import type { Parameter } from '../networks/network';
-import { planBlock } from '../networks/info';
+import { planBlock } from '../config/model-plan';
 import { BatchNorm, BnMode } from './batchnorm';
 import { ConvUnit, ConvUnitOptions } from './conv';
+import type { Parameter } from './parameter';
 import { concatChannels, pool2d, PoolType } from './pool';
 
 /** Makes the initial [kh, kw, in, out] weights of one convolution. */

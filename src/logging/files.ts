@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { readCsv } from '../compare/csv';
 import { fileError } from '../errors';
+import { readCsv } from './csv';
 
 /** The temporary file writeFileAtomic writes `file` through: `.<name>.<pid>.tmp`. */
 const TEMP_NAME = /^\.(.+)\.(\d+)\.tmp$/;

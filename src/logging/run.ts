@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CorruptCsv, readCsv } from '../compare/csv';
+import { CorruptCsv, readCsv } from './csv';
 import { Config } from '../config/schema';
 import { ConfigError, DataError, errnoCode, fileError } from '../errors';
 import { isRecord } from '../json';

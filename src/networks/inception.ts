@@ -20,8 +20,9 @@ import { gaussianWeights } from '../layers/init';
 import { lrn } from '../layers/lrn';
 import { globalAvgPool, pool2d } from '../layers/pool';
 import { Rng } from '../rng';
-import { stemLayerName } from './info';
-import { ForwardResult, Network, Parameter } from './network';
+import { stemLayerName } from '../config/model-plan';
+import type { Parameter } from '../layers/parameter';
+import { ForwardResult, Network } from './network';
 
 type StemStage =
   | { kind: 'conv'; unit: ConvUnit }
@@ -91,9 +92,9 @@ export class Inception implements Network {
   /**
    * x: [m, h, w, c] images, or [m, h*w*c] flattened ones (MNIST loaders).
    * preActivations: every conv's nonlinearity input (stem, then each block's
-   * branches in order; widths as src/networks/info.ts preActivationWidths).
+   * branches in order; widths as src/config/model-plan.ts preActivationWidths).
    * layerOutputs, if given, receives the output of every layer that
-   * describeModel (src/networks/info.ts) lists after the input, in its order.
+   * describeModel (src/config/model-plan.ts) lists after the input, in its order.
    */
   forward(x: tf.Tensor, mode: BnMode, layerOutputs?: tf.Tensor[]): ForwardResult {
     const [h, w, c] = this.cfg.inputShape;

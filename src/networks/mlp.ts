@@ -10,7 +10,8 @@ import { BatchNorm, BnMode } from '../layers/batchnorm';
 import { Dense } from '../layers/dense';
 import { gaussianWeights } from '../layers/init';
 import { Rng } from '../rng';
-import { ForwardResult, Network, Parameter } from './network';
+import type { Parameter } from '../layers/parameter';
+import { ForwardResult, Network } from './network';
 
 interface HiddenLayer {
   dense: Dense;

@@ -1,6 +1,7 @@
 /** What the training loop needs of any network. */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, BnMode } from '../layers/batchnorm';
+import type { Parameter } from '../layers/parameter';
 
 export interface ForwardResult {
   logits: tf.Tensor2D;
@@ -9,14 +10,6 @@ export interface ForwardResult {
    * Figure 1), in layer order; units (or feature maps) on the last axis.
    */
   preActivations: tf.Tensor[];
-}
-
-/** A trained variable, named for checkpoints and reports. */
-export interface Parameter {
-  name: string;
-  variable: tf.Variable;
-  /** Subject to L2 weight decay: weight matrices and kernels, not biases or BN's gamma and beta. */
-  decay: boolean;
 }
 
 export interface Network {

@@ -7,7 +7,7 @@ import { BatchStream, EvalChunk } from '../data/source';
 import { BnMode } from '../layers/batchnorm';
 import { columnPercentiles } from '../metrics';
 import { Network } from '../networks/network';
-import { describeModel } from '../networks/info';
+import { describeModel } from '../config/model-plan';
 import { ModelConfig } from '../config/schema';
 import { crossEntropy } from './step';
 

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { OptimizerConfig } from '../config/schema';
 import { hasSgdUpdate, SGD_UPDATE, SgdUpdateAttrs } from '../kernels/sgd-update';
-import { Parameter } from '../networks/network';
+import type { Parameter } from '../layers/parameter';
 import { NamedVariable } from './checkpoint';
 
 export class Sgd {

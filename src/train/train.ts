@@ -9,12 +9,12 @@ import { BackendInfo } from '../backend';
 import { Config } from '../config/schema';
 import { openDataSource } from '../data/open';
 import { BatchStream, DataSource } from '../data/source';
-import { BnrunError, DivergedError } from '../errors';
+import { BnrunError, ConfigError, ConfigMismatchError, DivergedError } from '../errors';
 import { Progress } from '../logging/progress';
 import { CLI, RunDir } from '../logging/run';
 import { firstStepReaching, maxAccuracy } from '../metrics';
 import { buildNetwork } from '../networks/build';
-import { preActivationWidths } from '../networks/info';
+import { preActivationWidths } from '../config/model-plan';
 import { Network, parameterCount } from '../networks/network';
 import { Rng } from '../rng';
 import { loadCheckpoint, LoopState, NamedVariable, restoreVariables, runIdOf, saveCheckpoint } from './checkpoint';
@@ -142,7 +142,9 @@ async function run(opts: TrainOptions, stop: StopSignal): Promise<RunSummary> {
       for (const note of ckpt.notes) console.error(`bnrun: warning: ${note}`);
     }
     // The data is read after the checkpoint verified (a refused resume costs no loading).
-    const data = await openDataSource(cfg, { configSource: opts.configSource, evalChunk: evalChunkSize(cfg.model) });
+    const data = await openDataSource(cfg, { evalChunk: evalChunkSize(cfg.model) }).catch((e: unknown) => {
+      throw e instanceof ConfigMismatchError ? new ConfigError(`${opts.configSource}: ${e.message}`) : e;
+    });
     source = data;
     // Opened before the run directory, so a training tree that fails its checks leaves no half-started run.
     const batches = await data.train(ckpt ? { position: ckpt.header, file: ckpt.file } : null);

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseTarget } from '../../src/commands/args';
 import { compareCommand, Io } from '../../src/commands/compare';
-import { parseCsv } from '../../src/compare/csv';
+import { parseCsv } from '../../src/logging/csv';
 import { CSV_COLUMNS, formatComparison } from '../../src/compare/format';
 import { PUBLISHED } from '../../src/compare/paper';
 import { discoverRunDirs, loadRuns } from '../../src/compare/runs';

@@ -1,15 +1,15 @@
 /**
  * What a model config builds, computed from the config alone (no tfjs, no
  * weights): every layer's or block's output shape and parameter count, and the
- * total. `bnrun info <config>` prints it; src/config/schema.ts uses
- * `preActivationWidths` to check `tracking`. test/unit/inception.test.ts checks
+ * total. `bnrun info <config>` prints it; src/config/checks.ts uses it to
+ * check the geometry and `tracking`, and the layers build from `planBlock`. test/unit/inception.test.ts checks
  * these numbers against the built networks.
  *
  * Parameters are what the network trains: weights, biases (layers without BN),
  * BN's gamma and beta (2 per feature map). BN's moving and population
  * statistics are state, not parameters, and are not counted.
  */
-import type { InceptionBlockConfig, InceptionConfig, MlpConfig, ModelConfig, StemLayerConfig } from '../config/schema';
+import type { InceptionBlockConfig, InceptionConfig, MlpConfig, ModelConfig, StemLayerConfig } from './schema';
 
 export type LayerKind = 'input' | 'dense' | 'conv' | 'maxpool' | 'avgpool' | 'lrn' | 'inception' | 'global-avgpool' | 'dropout' | 'linear';
 

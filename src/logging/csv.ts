@@ -1,5 +1,6 @@
 /**
- * Reads the CSV files of a run directory (metrics.csv, activations.csv).
+ * Reads the CSV files of a run directory (metrics.csv, activations.csv): for
+ * `bnrun compare`, and for a resumed run to keep only its complete rows.
  *
  * They are written by csv-stringify one flushed row at a time, and no field
  * bnrun writes contains a comma, a quote or a newline, so a line is split on
