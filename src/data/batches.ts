@@ -32,7 +32,8 @@ export class Batcher {
   private epochRng: number;
   private readonly width: number;
   private readonly pixels: Float32Array;
-  private readonly oneHot: Float32Array;
+  private readonly batchLabels: Int32Array;
+  private readonly oneHot: Float32Array<ArrayBuffer>;
 
   constructor(
     private readonly split: Split,
@@ -43,6 +44,7 @@ export class Batcher {
     if (batchSize > split.n) throw new RangeError(`batch size ${batchSize} exceeds the ${split.n} training examples`);
     this.width = split.images.length / split.n;
     this.pixels = new Float32Array(batchSize * this.width);
+    this.batchLabels = new Int32Array(batchSize);
     this.oneHot = new Float32Array(batchSize * classes);
     this.epochRng = rng.snapshot;
     this.order = rng.permutation(split.n);
@@ -58,12 +60,12 @@ export class Batcher {
     }
     const { images, labels } = this.split;
     const w = this.width;
-    this.oneHot.fill(0);
     for (let r = 0; r < this.batchSize; r++) {
       const i = this.order[this.position + r];
       this.pixels.set(images.subarray(i * w, i * w + w), r * w);
-      this.oneHot[r * this.classes + labels[i]] = 1;
+      this.batchLabels[r] = labels[i];
     }
+    oneHotRows(this.batchLabels, this.classes, this.oneHot);
     this.position += this.batchSize;
     // tf.tensor2d copies the buffers, so they can be refilled for the next batch.
     return { x: tf.tensor2d(this.pixels, [this.batchSize, w]), y: tf.tensor2d(this.oneHot, [this.batchSize, this.classes]) };
@@ -82,6 +84,13 @@ export class Batcher {
   }
 }
 
+/** Labels as one-hot rows on the host (row r: 1 in column labels[r]), written into `out` when given so a batcher can reuse its buffer. */
+export function oneHotRows(labels: ArrayLike<number>, classes: number, out: Float32Array<ArrayBuffer> = new Float32Array(labels.length * classes)): Float32Array<ArrayBuffer> {
+  out.fill(0);
+  for (let r = 0; r < labels.length; r++) out[r * classes + labels[r]] = 1;
+  return out;
+}
+
 /** A split uploaded once in fixed chunks, for evaluation; slicing a large tensor on wasm is slow. */
 export interface EvalSet {
   chunks: (Batch & { labels: Int32Array })[];
@@ -94,9 +103,8 @@ export function uploadChunks(split: Split, classes: number, chunkSize: number): 
   for (let start = 0; start < split.n; start += chunkSize) {
     const size = Math.min(chunkSize, split.n - start);
     const labels = split.labels.subarray(start, start + size);
-    const oneHot = new Float32Array(size * classes);
-    labels.forEach((l, r) => (oneHot[r * classes + l] = 1));
-    chunks.push({ x: tf.tensor2d(split.images.subarray(start * w, (start + size) * w), [size, w]), y: tf.tensor2d(oneHot, [size, classes]), labels });
+    const y = tf.tensor2d(oneHotRows(labels, classes), [size, classes]);
+    chunks.push({ x: tf.tensor2d(split.images.subarray(start * w, (start + size) * w), [size, w]), y, labels });
   }
   return { chunks, n: split.n };
 }

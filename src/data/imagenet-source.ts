@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Config } from '../config/schema';
 import { ConfigMismatchError, DataError } from '../errors';
+import { oneHotRows } from './batches';
 import { Rng } from '../rng';
 import { ImageNetBatch, ImageNetOptions, ImageNetStream, StreamPosition } from './imagenet/options';
 import { openImageNet } from './imagenet/stream';
@@ -21,10 +22,8 @@ const VAL_BATCH_MAX = 256;
 
 function toChunk(b: ImageNetBatch | null, classes: number, what: string): EvalChunk {
   if (!b) throw new Error(`the ImageNet ${what} stream ended; it should cycle for ever`);
-  const oneHot = new Float32Array(b.n * classes);
-  b.labels.forEach((label, r) => (oneHot[r * classes + label] = 1));
   // Flat rows, like MNIST's: the network reshapes them to its inputShape (NHWC, as decoded).
-  return { x: tf.tensor2d(b.x, [b.n, b.x.length / b.n]), y: tf.tensor2d(oneHot, [b.n, classes]), labels: b.labels };
+  return { x: tf.tensor2d(b.x, [b.n, b.x.length / b.n]), y: tf.tensor2d(oneHotRows(b.labels, classes), [b.n, classes]), labels: b.labels };
 }
 
 /**

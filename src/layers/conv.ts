@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { activate, Activation } from './activations';
 import { BatchNorm, BnMode } from './batchnorm';
-import type { Parameter } from './parameter';
+import { layerParameters, Parameter } from './parameter';
 
 export type Padding = 'same' | 'valid';
 
@@ -64,10 +64,7 @@ export class ConvUnit {
   }
 
   get parameters(): Parameter[] {
-    const params: Parameter[] = [{ name: `${this.name}/W`, variable: this.conv.w, decay: true }];
-    if (this.conv.b) params.push({ name: `${this.name}/b`, variable: this.conv.b, decay: false });
-    if (this.bn) params.push({ name: `${this.bn.name}/gamma`, variable: this.bn.gamma, decay: false }, { name: `${this.bn.name}/beta`, variable: this.bn.beta, decay: false });
-    return params;
+    return layerParameters(this.conv, this.bn);
   }
 
   /** Appends the nonlinearity's input (BN output, or W*u + b) to `pre`. */

@@ -21,7 +21,7 @@ import { lrn } from '../layers/lrn';
 import { globalAvgPool, pool2d } from '../layers/pool';
 import { Rng } from '../rng';
 import { stemLayerName } from '../config/model-plan';
-import type { Parameter } from '../layers/parameter';
+import { layerParameters, Parameter } from '../layers/parameter';
 import { ForwardResult, Network } from './network';
 
 type StemStage =
@@ -79,10 +79,7 @@ export class Inception implements Network {
   }
 
   get trainable(): Parameter[] {
-    const params = this.units.flatMap((u) => u.parameters);
-    params.push({ name: 'logits/W', variable: this.output.w, decay: true });
-    if (this.output.b) params.push({ name: 'logits/b', variable: this.output.b, decay: false });
-    return params;
+    return [...this.units.flatMap((u) => u.parameters), ...layerParameters(this.output)];
   }
 
   get batchNorms(): BatchNorm[] {

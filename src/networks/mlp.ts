@@ -10,7 +10,7 @@ import { BatchNorm, BnMode } from '../layers/batchnorm';
 import { Dense } from '../layers/dense';
 import { gaussianWeights } from '../layers/init';
 import { Rng } from '../rng';
-import type { Parameter } from '../layers/parameter';
+import { layerParameters, Parameter } from '../layers/parameter';
 import { ForwardResult, Network } from './network';
 
 interface HiddenLayer {
@@ -40,13 +40,7 @@ export class Mlp implements Network {
   }
 
   get trainable(): Parameter[] {
-    const params: Parameter[] = [];
-    for (const { dense, bn } of [...this.hidden, { dense: this.output, bn: null }]) {
-      params.push({ name: `${dense.name}/W`, variable: dense.w, decay: true });
-      if (dense.b) params.push({ name: `${dense.name}/b`, variable: dense.b, decay: false });
-      if (bn) params.push({ name: `${bn.name}/gamma`, variable: bn.gamma, decay: false }, { name: `${bn.name}/beta`, variable: bn.beta, decay: false });
-    }
-    return params;
+    return [...this.hidden, { dense: this.output, bn: null }].flatMap(({ dense, bn }) => layerParameters(dense, bn));
   }
 
   get batchNorms(): BatchNorm[] {
