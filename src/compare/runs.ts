@@ -15,11 +15,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PAPER_NETWORKS, PaperNetwork } from '../config/schema';
-import { isRecord } from '../json';
+import { isRecord, readJson } from '../json';
 import { liveWriter } from '../logging/lock';
 import { EvalPoint, maxAccuracy } from '../metrics';
 import { sanitize } from '../text';
-import { readRegularFile, UnreadableFile } from '../read';
+import { UnreadableFile } from '../read';
 import { CorruptCsv, CsvTable, numberCell, readCsv } from '../logging/csv';
 
 export type { EvalPoint };
@@ -149,17 +149,10 @@ const JSON_MAX_BYTES = 16 * 1024 * 1024;
 
 /** A run's JSON file as an object, or why not (missing, unparsable, not an object). */
 function readJsonObject(dir: string, name: string): Loaded<Record<string, unknown>> {
-  const file = path.join(dir, name);
-  if (!fs.existsSync(file)) return { ok: false, why: `no ${name}` };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readRegularFile(file, JSON_MAX_BYTES).toString('utf8'));
-  } catch (e) {
-    if (e instanceof UnreadableFile) return { ok: false, why: `${name} ${e.why}` };
-    return { ok: false, why: `${name} unreadable (${(e as Error).message.split('\n')[0]})` };
-  }
-  if (!isRecord(raw)) return { ok: false, why: `${name} is not an object` };
-  return { ok: true, value: raw, notes: [] };
+  const read = readJson(path.join(dir, name), JSON_MAX_BYTES);
+  if (!read.ok) return { ok: false, why: read.missing ? `no ${name}` : `${name} ${read.why}` };
+  if (!isRecord(read.value)) return { ok: false, why: `${name} is not an object` };
+  return { ok: true, value: read.value, notes: [] };
 }
 
 function readInfo(dir: string): Loaded<RunInfo> {

@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { CorruptCsv, readCsv } from './csv';
 import { Config } from '../config/schema';
 import { ConfigError, DataError, errnoCode, fileError } from '../errors';
-import { isRecord } from '../json';
-import { readRegularFile, UnreadableFile } from '../read';
+import { isRecord, readJson } from '../json';
+import { UnreadableFile } from '../read';
 import { CsvAppender, keepCompleteRows, removeLeftovers, writeJsonAtomic } from './files';
 import { removeLockLeftovers, RunLock } from './lock';
 
@@ -34,18 +34,16 @@ export function activationColumns(percentiles: number[]): string[] {
 export const RUN_FILES = ['config.json', 'metrics.csv', 'activations.csv', 'summary.json', 'checkpoint.bin', 'checkpoint.prev.bin'] as const;
 
 const CONFIG_JSON_MAX_BYTES = 1024 * 1024;
+/** A summary.json is a few KB; anything near this is not one. */
+const SUMMARY_JSON_MAX_BYTES = 16 * 1024 * 1024;
 
 /** How users run the CLI after `npm ci` (it also works when bnrun is installed globally). */
 export const CLI = 'npx bnrun';
 
 /** The run's summary.json when it says the run completed, else null (missing, unreadable or another status). */
 export function completedSummary(dir: string): Record<string, unknown> | null {
-  try {
-    const raw = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as unknown;
-    return isRecord(raw) && raw.status === 'completed' ? raw : null;
-  } catch {
-    return null;
-  }
+  const read = readJson(path.join(dir, 'summary.json'), SUMMARY_JSON_MAX_BYTES);
+  return read.ok && isRecord(read.value) && read.value.status === 'completed' ? read.value : null;
 }
 
 /**
@@ -190,18 +188,9 @@ export class RunDir {
   /** The resolved config a run was started with. */
   static readConfig(dir: string): unknown {
     const file = path.join(dir, 'config.json');
-    let text: string;
-    try {
-      text = readRegularFile(file, CONFIG_JSON_MAX_BYTES).toString('utf8');
-    } catch (e) {
-      if (!(e instanceof UnreadableFile)) throw e;
-      throw new ConfigError(e.code === 'ENOENT' ? `${file}: not found; is this a bnrun run directory?` : e.message);
-    }
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`${file}: unreadable (${(e as Error).message})`);
-    }
+    const read = readJson(file, CONFIG_JSON_MAX_BYTES);
+    if (!read.ok) throw new ConfigError(read.missing ? `${file}: not found; is this a bnrun run directory?` : `${file}: ${read.why}`);
+    return read.value;
   }
 
   logMetrics(r: MetricsRow): void {

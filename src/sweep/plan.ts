@@ -18,8 +18,11 @@ import * as path from 'node:path';
 import { loadConfig } from '../config/load';
 import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
-import { isRecord } from '../json';
+import { isRecord, readJson } from '../json';
 import { RunSpec } from './events';
+
+/** A run's config.json is a few KB; anything near this is not one. */
+const CONFIG_JSON_MAX_BYTES = 1024 * 1024;
 
 const CONFIG_EXTENSIONS = new Set(['.json', '.yaml', '.yml']);
 
@@ -83,14 +86,10 @@ function firstDifference(there: unknown, here: Config): string | null {
 /** Refuses a run directory that holds a run of a different config: skipping or resuming it would report the wrong run. */
 function checkExisting(spec: RunSpec, config: Config): void {
   const file = path.join(spec.dir, 'config.json');
-  if (!fs.existsSync(file)) return;
-  let there: unknown;
-  try {
-    there = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`${file}: unreadable (${(e as Error).message.split('\n')[0]}); remove ${spec.dir} or choose another --out`);
-  }
-  const diff = firstDifference(there, config);
+  const read = readJson(file, CONFIG_JSON_MAX_BYTES);
+  if (!read.ok && read.missing) return;
+  if (!read.ok) throw new ConfigError(`${file}: ${read.why}; remove ${spec.dir} or choose another --out`);
+  const diff = firstDifference(read.value, config);
   if (diff !== null) {
     throw new ConfigError(`${spec.dir} holds a run of a different config than ${spec.configFile} at seed ${spec.seed} (${diff}); remove that directory or choose another --out`);
   }

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isRecord } from '../json';
+import { isRecord, readJson } from '../json';
 import { RunOutcome, RunSpec } from './events';
 
 export type DirState =
@@ -15,14 +15,13 @@ export type DirState =
   /** Finished: completed or diverged, as summary.json says. */
   | { kind: 'finished'; outcome: RunOutcome };
 
+/** A summary.json is a few KB; anything near this is not one. */
+const SUMMARY_MAX_BYTES = 16 * 1024 * 1024;
+
 /** summary.json as an object, or null when there is none or it cannot be read (a killed run). */
 export function readSummary(dir: string): Record<string, unknown> | null {
-  try {
-    const raw: unknown = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-    return isRecord(raw) ? raw : null;
-  } catch {
-    return null;
-  }
+  const read = readJson(path.join(dir, 'summary.json'), SUMMARY_MAX_BYTES);
+  return read.ok && isRecord(read.value) ? read.value : null;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);

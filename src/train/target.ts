@@ -3,10 +3,13 @@
  * Inception's best, 72.2%): a fixed number, or the best accuracy a baseline
  * run reached, read from its summary.json at the start of training.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
+import { isRecord, readJson } from '../json';
+
+/** A summary.json is a few hundred bytes; anything near this is not one. */
+const SUMMARY_MAX_BYTES = 16 * 1024 * 1024;
 
 export interface ResolvedTarget {
   accuracy: number;
@@ -19,14 +22,10 @@ export function resolveTarget(target: Config['target'], source: string): Resolve
   if (target === undefined) return null;
   if (typeof target === 'number') return { accuracy: target, source: 'config' };
   const file = path.join(target.baselineMax, 'summary.json');
-  let summary: { maxAccuracy?: { accuracy?: unknown } | null };
-  try {
-    summary = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof summary;
-  } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : 'unreadable';
-    throw new ConfigError(`${source}: target.baselineMax: ${file} ${why}; train the baseline first or give target as a number`);
-  }
-  const accuracy = summary.maxAccuracy?.accuracy;
+  const read = readJson(file, SUMMARY_MAX_BYTES);
+  if (!read.ok) throw new ConfigError(`${source}: target.baselineMax: ${file} ${read.why}; train the baseline first or give target as a number`);
+  const best = isRecord(read.value) ? read.value.maxAccuracy : undefined;
+  const accuracy = isRecord(best) ? best.accuracy : undefined;
   if (typeof accuracy !== 'number') throw new ConfigError(`${source}: target.baselineMax: ${file} has no maxAccuracy; is the baseline run finished?`);
   return { accuracy, source: target.baselineMax };
 }
