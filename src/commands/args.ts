@@ -4,18 +4,16 @@
  */
 import { InvalidArgumentError } from 'commander';
 
-export function positiveInt(flag: string) {
+/**
+ * A number flag that overrides a config field (--steps, --seed, --eval-every).
+ * Only a value that is not a number is refused here, naming the flag; whether
+ * the number fits the field (a positive integer, ...) is the schema's to say,
+ * since the override is applied before validation and reported like a bad field.
+ */
+export function numberArg(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} expects a positive integer, got "${value}"`);
-    return n;
-  };
-}
-
-export function nonNegativeInt(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} expects a non-negative integer, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} expects a number, got "${value}"`);
     return n;
   };
 }

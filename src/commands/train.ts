@@ -8,7 +8,7 @@ import { ConfigError } from '../errors';
 import { completedSummary, RunDir } from '../logging/run';
 import { IpcTrainEvents } from '../train/events';
 import { RunSummary, train } from '../train/train';
-import { nonNegativeInt, positiveInt } from './args';
+import { numberArg } from './args';
 
 interface TrainFlags {
   resume?: string;
@@ -68,9 +68,9 @@ export function registerTrain(program: Command): void {
     .description('train the network a config describes and log metrics to a run directory')
     .argument('[config]', 'config file (.json, .yaml or .yml)')
     .option('--resume <run-dir>', 'continue an interrupted run from its last checkpoint')
-    .option('--steps <n>', 'override training.steps', positiveInt('--steps'))
-    .option('--seed <n>', 'override seed', nonNegativeInt('--seed'))
-    .option('--eval-every <n>', 'override training.evalEvery', positiveInt('--eval-every'))
+    .option('--steps <n>', 'override training.steps', numberArg('--steps'))
+    .option('--seed <n>', 'override seed', numberArg('--seed'))
+    .option('--eval-every <n>', 'override training.evalEvery', numberArg('--eval-every'))
     .option('--out <dir>', 'run directory (default: results/<name>)')
     .addOption(new Option('--backend <name>', 'tfjs backend; auto: tensorflow if installed, else wasm, else cpu').choices(BACKENDS).default('auto'))
     .option('--no-progress', 'one line per evaluation instead of a progress bar')

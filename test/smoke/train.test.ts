@@ -199,7 +199,12 @@ describe('CLI usage', () => {
   it('a bad flag or config exits 2 with one line', () => {
     const bad = bnrun(['train', 'configs/ci/mnist-bn.json', '--steps', 'ten']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--steps expects a positive integer/);
+    assert.match(bad.stderr, /--steps expects a number/);
+    // A number the field does not take is the schema's to refuse, named as the field it overrides.
+    const zero = bnrun(['train', 'configs/ci/mnist-bn.json', '--eval-every', '0']);
+    assert.equal(zero.status, 2);
+    assert.match(zero.stderr, /^bnrun: configs\/ci\/mnist-bn\.json: training\.evalEvery: /);
+    assert.equal(zero.stderr.trim().split('\n').length, 1);
     const missing = bnrun(['train', 'configs/nope.json']);
     assert.equal(missing.status, 2);
     assert.equal(missing.stderr.trim(), 'bnrun: config file configs/nope.json not found');
