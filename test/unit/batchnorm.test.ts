@@ -29,48 +29,15 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNorm } from '../../src/layers/batchnorm';
 import { Dense } from '../../src/layers/dense';
+import { registerKernels } from '../../src/kernels/register';
+import { TestRng } from '../rng';
+
+// As selectBackend does for a run: the layers below then take the gradients training takes.
+registerKernels();
 
 const REL = 1e-4;
 const ABS = 1e-5;
 const EPS = 1e-3; // the config default (src/config/schema.ts)
-
-// ---------------------------------------------------------------------------
-// A small seeded generator (mulberry32), independent of src/rng.ts.
-
-class TestRng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  uniform(lo = 0, hi = 1): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-
-  normal(): number {
-    const u1 = 1 - this.uniform();
-    const u2 = this.uniform();
-    return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  }
-
-  /** n float32-representable values. */
-  normals(n: number, sd = 1, mean = 0): number[] {
-    return Array.from({ length: n }, () => Math.fround(mean + sd * this.normal()));
-  }
-
-  uniforms(n: number, lo: number, hi: number): number[] {
-    return Array.from({ length: n }, () => Math.fround(this.uniform(lo, hi)));
-  }
-
-  int(n: number): number {
-    return Math.floor(this.uniform() * n);
-  }
-}
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 

@@ -28,29 +28,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { conv2dFilterGradient, conv2dInputGradient, registerWasmConvFixes, setMaxPatchEntries } from '../../src/kernels/wasm-conv';
 import { rotateFilterInto } from '../../src/kernels/im2col';
 import { avgPoolGradient, maxPoolGradientInto } from '../../src/kernels/wasm-pool';
-
-class TestRng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  uniform(lo = -1, hi = 1): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-
-  array(n: number, lo = -1, hi = 1): Float32Array {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = this.uniform(lo, hi);
-    return a;
-  }
-}
-
+import { TestRng } from '../rng';
 
 type Shape4 = [number, number, number, number];
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
