@@ -29,8 +29,9 @@ it('info: one row per layer or block, and the total the paper table gives (11,27
   }
   const bn = bnrun(['info', 'configs/imagenet/bn-baseline.json']).stdout;
   assert.match(bn, /^4e\s+inception\s+7x7x1056\s/m, 'the 4e block concatenates to 1056 channels');
+  // 784x100 + 2 x 100x100 + 100x10 weights, gamma and beta for 3 x 100 units, 10 output biases.
   const mlp = bnrun(['info', 'configs/mnist-bn.json']).stdout.trim().split('\n');
-  assert.equal(mlp[mlp.length - 1], 'total parameters: 99,710');
+  assert.equal(mlp[mlp.length - 1], 'total parameters: 100,010');
 });
 
 it('validate prints one ok line; --print prints the config with every default, which validates and loads to the same config', () => {
