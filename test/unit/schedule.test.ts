@@ -44,6 +44,6 @@ it('the shipped Inception configs: GoogLeNet decay every 8 epochs, BN-x5 six tim
   close(learningRateAt(bnX5, 53_332), 0.0075);
   close(learningRateAt(bnX5, 53_333), 0.0075 * 0.96);
   const small = loadConfig(path.join(CONFIGS, 'small', 'bn-x5.json')).optimizer;
-  close(learningRateAt(small, 39), 0.05);
-  close(learningRateAt(small, 40), 0.05 * 0.96);
+  close(learningRateAt(small, 29), 0.1);
+  close(learningRateAt(small, 30), 0.1 * 0.96);
 });
