@@ -426,7 +426,7 @@ describe('layers', () => {
 });
 
 describe('config schema', () => {
-  const base = () => ({ name: 't', data: { dataset: 'imagenet' }, model: { ...InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] }) } });
+  const base = () => ({ name: 't', data: { dataset: 'imagenet', path: '/nonexistent/imagenet' }, model: { ...InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] }) } });
 
   it('defaults: ReLU, no BN, LRN, dropout 0.4, 224x224x3, 1000 classes, He init', () => {
     const m = InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] });
@@ -441,7 +441,7 @@ describe('config schema', () => {
     const cases: [unknown, RegExp][] = [
       [{ ...base(), model: { ...base().model, blocks: [block] } }, /reduce3x3/],
       [{ ...base(), model: { ...base().model, blocks: [{ ...block, reduce3x3: 0 }, { ...block, reduce3x3: 0 }] } }, /unique/],
-      [{ ...base(), model: { ...base().model, inputShape: [4, 4, 1], stem: [{ type: 'conv', filters: 8, size: 5, padding: 'valid' }] } }, /shrinks/],
+      [{ ...base(), model: { ...base().model, inputShape: [4, 4, 3], stem: [{ type: 'conv', filters: 8, size: 5, padding: 'valid' }] } }, /shrinks/],
       [{ ...base(), tracking: { layer: 1 } }, /1 hidden layers/],
       [{ ...base(), tracking: { units: [8] } }, /8 units/],
     ];
