@@ -12,6 +12,7 @@ import { registerPlot } from './commands/plot';
 import { registerSweep } from './commands/sweep';
 import { registerTrain } from './commands/train';
 import { registerValidate } from './commands/validate';
+import { registerWorker } from './commands/worker';
 import { BnrunError, fileError } from './errors';
 import { sanitize } from './text';
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerPlot(program);
   registerSweep(program);
+  registerWorker(program);
   return program;
 }
 

@@ -5,6 +5,9 @@
 import * as os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKENDS } from '../backend';
+import { ConfigError } from '../errors';
+import { queueExecutor } from '../queue/follow';
+import { parseQueueUrl, QueueTarget } from '../queue/url';
 import { runSweep } from '../sweep/sweep';
 
 /** "0,1,2" -> [0, 1, 2]: distinct non-negative integers. */
@@ -35,6 +38,17 @@ interface SweepFlags {
   out: string;
   backend: string;
   progress: boolean;
+  queue?: string;
+}
+
+/** With --queue the workers decide how many runs at a time and on which backend: the sweep's own flags would do nothing. */
+function queueTarget(flags: SweepFlags, cmd: Command): QueueTarget | undefined {
+  if (flags.queue === undefined) return undefined;
+  const target = parseQueueUrl(flags.queue);
+  for (const [key, flag] of [['jobs', '--jobs'], ['backend', '--backend']] as const) {
+    if (cmd.getOptionValueSource(key) === 'cli') throw new ConfigError(`${flag} applies to local runs; with --queue, give it to each \`bnrun worker\``);
+  }
+  return target;
 }
 
 export function registerSweep(program: Command): void {
@@ -47,9 +61,17 @@ export function registerSweep(program: Command): void {
     .option('--out <dir>', 'where the run directories go', 'results')
     .addOption(new Option('--backend <name>', 'tfjs backend of every run').choices(BACKENDS).default('auto'))
     .option('--no-progress', 'one line per event instead of the live table')
-    .action(async (inputs: string[], flags: SweepFlags) => {
+    .addOption(
+      new Option('--queue <url>', 'run on `bnrun worker`s through the Redis at redis://[:password@]host:port[/db] (rediss:// for TLS) instead of here; results still land in --out').env(
+        'BNRUN_QUEUE',
+      ),
+    )
+    .action(async (inputs: string[], flags: SweepFlags, cmd: Command) => {
+      const target = queueTarget(flags, cmd);
       const start = process.argv.indexOf('sweep');
-      const rerun = (start >= 0 ? process.argv.slice(start) : ['sweep', ...inputs]).map(shellWord).join(' ');
+      // The hint repeats the command line; a password in it is masked (BNRUN_QUEUE keeps it off the command line).
+      const words = (start >= 0 ? process.argv.slice(start) : ['sweep', ...inputs]).map((w) => (target ? target.redact(w) : w));
+      const rerun = words.map(shellWord).join(' ');
       process.exitCode = await runSweep(inputs, {
         seeds: flags.seeds,
         jobs: flags.jobs ?? os.availableParallelism(),
@@ -57,6 +79,7 @@ export function registerSweep(program: Command): void {
         backend: flags.backend,
         progress: flags.progress,
         rerun,
+        executor: target ? queueExecutor(target, flags.out) : undefined,
       });
     });
 }

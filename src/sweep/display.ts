@@ -74,6 +74,9 @@ export class LineDisplay implements SweepDisplay {
       case 'finished':
         say(`${describeOutcome(e.outcome)}${e.outcome.status === 'failed' ? '' : outcomeNumbers(e.outcome)}`);
         break;
+      case 'requeued':
+        say(`back in the queue: ${e.why}`);
+        break;
       default:
         break;
     }
@@ -142,6 +145,11 @@ export class LiveDisplay implements SweepDisplay {
         r.accuracy = e.outcome.finalAccuracy ?? e.outcome.best?.accuracy ?? r.accuracy;
         r.note = e.kind === 'skipped' ? `${describeOutcome(e.outcome)} earlier` : e.outcome.status === 'completed' ? '' : describeOutcome(e.outcome);
         this.draw();
+        break;
+      case 'requeued':
+        r.state = 'queued';
+        r.since = null;
+        r.note = e.why;
         break;
     }
   }

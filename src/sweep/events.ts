@@ -51,6 +51,8 @@ export type RunEvent =
   | { kind: 'evaluated'; run: string; step: number; accuracy: number; testLoss: number; trainLoss: number | null }
   /** Finished in an earlier sweep; not run again. */
   | { kind: 'skipped'; run: string; outcome: RunOutcome }
-  | { kind: 'finished'; run: string; outcome: RunOutcome };
+  | { kind: 'finished'; run: string; outcome: RunOutcome }
+  /** Queue sweeps: the run went back to the queue (its worker stopped or died, or failed with retries left). */
+  | { kind: 'requeued'; run: string; why: string };
 
 export type RunEventListener = (event: RunEvent) => void;

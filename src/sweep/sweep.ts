@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { compareCommand, Io, processIo } from '../commands/compare';
 import { BnrunError } from '../errors';
 import { LineDisplay, LiveDisplay, SweepDisplay, clock, describeOutcome } from './display';
-import { RunOutcome, RunSpec } from './events';
+import { RunEventListener, RunOutcome, RunSpec } from './events';
 import { executeRun } from './execute';
 import { planSweep } from './plan';
 
@@ -31,6 +31,55 @@ export interface SweepOptions {
   /** The command line to repeat in the hint after an interruption (without `npx bnrun`). */
   rerun: string;
   io?: Io;
+  /** Who runs the runs (default: local `bnrun train` processes, `jobs` at a time). */
+  executor?: SweepExecutor;
+}
+
+/** What an executor gets: where events go, the two stop signals, a line for the user. */
+export interface ExecutorContext {
+  onEvent: RunEventListener;
+  /** Aborted by the first SIGINT/SIGTERM: stop cleanly (runs checkpoint). */
+  stop: AbortSignal;
+  /** Aborted by a second signal: stop at once. */
+  force: AbortSignal;
+  /** A diagnostic line, shown without breaking the live table. */
+  say(line: string): void;
+}
+
+/**
+ * Runs a sweep's runs and says how each ended: local processes (below) or a
+ * job queue (src/queue/follow.ts). Every run the sweep plans gets an outcome
+ * unless the sweep was stopped.
+ */
+export interface SweepExecutor {
+  /** How the first line describes where the runs go, e.g. "2 at a time". */
+  where(runs: RunSpec[]): string;
+  run(runs: RunSpec[], ctx: ExecutorContext): Promise<Map<string, RunOutcome>>;
+  /** Checks before anything is printed or started (a queue: that Redis answers). */
+  prepare?(): Promise<void>;
+  /** What the interruption line says the stopped runs are doing (default: checkpointed where started). */
+  stoppedNote?: string;
+}
+
+/** The local executor: `jobs` `bnrun train` children at a time, longest runs first. */
+export function localExecutor(jobs: number, backend: string): SweepExecutor {
+  return {
+    where: (runs) => `${Math.min(jobs, runs.length)} at a time`,
+    run: async (runs, ctx) => {
+      const outcomes = new Map<string, RunOutcome>();
+      // Longest first (by steps): the last runs to start are short, so the slots do not idle at the end behind one long run.
+      const order = [...runs].sort((a, b) => b.steps - a.steps);
+      await pool(
+        order,
+        jobs,
+        async (spec: RunSpec) => {
+          outcomes.set(spec.id, await executeRun(spec, { backend, onEvent: ctx.onEvent, signal: ctx.stop, force: ctx.force }));
+        },
+        () => ctx.stop.aborted,
+      );
+      return outcomes;
+    },
+  };
 }
 
 type StopName = 'SIGINT' | 'SIGTERM';
@@ -81,32 +130,27 @@ export async function runSweep(inputs: string[], opts: SweepOptions): Promise<nu
   const io = opts.io ?? processIo;
   const plan = planSweep(inputs, { seeds: opts.seeds, out: opts.out });
   const runs = plan.runs;
-  const jobs = Math.min(opts.jobs, runs.length);
+  const executor = opts.executor ?? localExecutor(opts.jobs, opts.backend);
+  await executor.prepare?.();
   const seeds = opts.seeds ? `${opts.seeds.length} seed${opts.seeds.length === 1 ? '' : 's'}` : "each config's own seed";
-  io.stdout(`sweep: ${runs.length} run${runs.length === 1 ? '' : 's'} (${plan.configFiles.length} config${plan.configFiles.length === 1 ? '' : 's'} x ${seeds}), ${jobs} at a time -> ${opts.out}\n`);
+  io.stdout(`sweep: ${runs.length} run${runs.length === 1 ? '' : 's'} (${plan.configFiles.length} config${plan.configFiles.length === 1 ? '' : 's'} x ${seeds}), ${executor.where(runs)} -> ${opts.out}\n`);
 
   const display: SweepDisplay =
     opts.progress && process.stderr.isTTY ? new LiveDisplay(runs, process.stderr) : new LineDisplay(runs, (line) => io.stdout(`${line}\n`));
   const stop = new AbortController();
   const force = new AbortController();
   // While the live table is drawn, a message goes below it when it closes.
-  const untrap = trapSignals(stop, force, (line) => (display instanceof LineDisplay ? io.stderr(line) : undefined));
-  const outcomes = new Map<string, RunOutcome>();
+  const held: string[] = [];
+  const say = (line: string) => (display instanceof LineDisplay ? io.stderr(line) : held.push(line));
+  const untrap = trapSignals(stop, force, say);
+  let outcomes = new Map<string, RunOutcome>();
   const t0 = performance.now();
   try {
-    // Longest first (by steps): the last runs to start are short, so the slots do not idle at the end behind one long run.
-    const order = [...runs].sort((a, b) => b.steps - a.steps);
-    await pool(
-      order,
-      jobs,
-      async (spec: RunSpec) => {
-        outcomes.set(spec.id, await executeRun(spec, { backend: opts.backend, onEvent: (e) => display.event(e), signal: stop.signal, force: force.signal }));
-      },
-      () => stop.signal.aborted,
-    );
+    outcomes = await executor.run(runs, { onEvent: (e) => display.event(e), stop: stop.signal, force: force.signal, say });
   } finally {
     display.close();
     untrap();
+    held.forEach((line) => io.stderr(line));
   }
   const wall = clock((performance.now() - t0) / 1000);
 
@@ -114,7 +158,7 @@ export async function runSweep(inputs: string[], opts: SweepOptions): Promise<nu
     const name = stop.signal.reason as StopName;
     const left = runs.filter((r) => outcomes.get(r.id)?.status !== 'completed' && outcomes.get(r.id)?.status !== 'diverged').length;
     throw new BnrunError(
-      `${name}: sweep stopped after ${wall}; ${left} run${left === 1 ? '' : 's'} left unfinished (checkpointed where started); rerun \`npx bnrun ${opts.rerun}\` to continue`,
+      `${name}: sweep stopped after ${wall}; ${left} run${left === 1 ? '' : 's'} left unfinished (${executor.stoppedNote ?? 'checkpointed where started'}); rerun \`npx bnrun ${opts.rerun}\` to continue`,
       STOP_EXIT[name],
     );
   }
