@@ -21,7 +21,7 @@ export function parseSeeds(value: string): number[] {
   return nums;
 }
 
-function parseJobs(value: string): number {
+export function parseJobs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`--jobs expects a positive integer, got "${value}"`);
   return n;

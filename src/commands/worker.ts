@@ -9,7 +9,7 @@ import { ConfigError } from '../errors';
 import { runWorker } from '../queue/worker';
 import { parseQueueUrl } from '../queue/url';
 import { sanitize } from '../text';
-import { positiveInt } from './args';
+import { parseJobs } from './sweep';
 
 interface WorkerFlags {
   queue?: string;
@@ -26,7 +26,7 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('take runs from a `bnrun sweep --queue` and train them here, N at a time, until stopped (Ctrl-C or SIGTERM: the runs checkpoint and go back to the queue)')
     .addOption(new Option('--queue <url>', 'Redis of the queue: redis://[:password@]host:port[/db], rediss:// for TLS').env('BNRUN_QUEUE'))
-    .option('--jobs <n>', 'runs at a time (default: the number of CPU cores)', positiveInt('--jobs'))
+    .option('--jobs <n>', 'runs at a time (default: the number of CPU cores)', parseJobs)
     .addOption(new Option('--backend <name>', 'tfjs backend of every run').choices(BACKENDS).default('auto'))
     .option('--work <dir>', "where the runs' directories and checkpoints go: <work>/<job id>/<run>", 'results/.worker')
     .option('--data-root <dir>', "a directory a job's config may name data files under (data.path, data.valLabels); repeatable; default: none, only the datasets' default locations", collect, [])
