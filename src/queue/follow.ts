@@ -85,7 +85,8 @@ async function follow(target: QueueTarget, out: string, runs: RunSpec[], ctx: Ex
   if (tracked.size === 0) return outcomes;
 
   const connection = bullConnection(target);
-  const queue = new Queue(QUEUE_NAME, { connection });
+  // Job data and results are checked where they are read (jobs.ts schemas): unknown until then.
+  const queue = new Queue<unknown, unknown>(QUEUE_NAME, { connection });
   const events = new QueueEvents(QUEUE_NAME, { connection });
   const watch = new ConnectionWatch(target, ctx.say);
   let lastError = '';
@@ -122,7 +123,7 @@ async function follow(target: QueueTarget, out: string, runs: RunSpec[], ctx: Ex
       removeOnFail: false,
     });
 
-  const collect = async (t: Tracked, job: Job) => {
+  const collect = async (t: Tracked, job: Job<unknown, unknown>) => {
     const parsed = JobResultSchema.safeParse(job.returnvalue);
     if (!parsed.success) return finish(t, failedOutcome(t.spec, `job ${t.id}: the worker sent back a result this sweep cannot read`));
     const bad = checkResult(t.spec, parsed.data);

@@ -2,7 +2,7 @@
  * The --queue URL: `redis://[[user]:password@]host[:port][/db]`, or
  * `rediss://` for TLS. Parsed into connection options for ioredis, and shown
  * to people only in redacted form: the password never reaches a terminal, a
- * log line or an error message (`Redacted.text` scrubs it from any text that
+ * log line or an error message (`QueueTarget.redact` scrubs it from any text that
  * might quote it, such as a driver's error or the sweep's rerun hint).
  */
 import { ConfigError } from '../errors';

@@ -75,7 +75,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   const stop = new AbortController();
   const force = new AbortController();
 
-  const processJob = async (job: Job, token?: string): Promise<JobResult> => {
+  const processJob = async (job: Job<unknown, JobResult>, token?: string): Promise<JobResult> => {
     let accepted;
     try {
       accepted = acceptJob(job.id, job.data, opts.work, opts.dataRoots);
@@ -136,7 +136,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     throw new Error(why);
   };
 
-  const worker = new Worker(QUEUE_NAME, processJob, {
+  const worker = new Worker<unknown, JobResult>(QUEUE_NAME, processJob, {
     connection: bullConnection(target),
     concurrency: opts.jobs,
     lockDuration: LOCK_MS,
@@ -152,7 +152,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     lastError = text;
     say(`worker: ${text}`);
   });
-  worker.on('failed', (job: Job | undefined, e: Error) => {
+  worker.on('failed', (job: Job<unknown, JobResult> | undefined, e: Error) => {
     if (job && !(e instanceof WaitingError)) say(`${String(job.name)}: failed on this worker: ${target.redact(e.message)}`);
   });
   const watch = new ConnectionWatch(target, say);
