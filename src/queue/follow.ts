@@ -58,6 +58,7 @@ export function queueExecutor(target: QueueTarget, out: string): SweepExecutor {
   return {
     prepare: () => probe(target),
     where: () => `on the queue at ${target.shown}`,
+    stopping: 'no longer following the queue; the jobs stay queued and the workers keep running them',
     stoppedNote: 'their jobs stay queued; the workers keep running them',
     run: (runs, ctx) => follow(target, out, runs, ctx),
   };

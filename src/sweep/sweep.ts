@@ -57,6 +57,8 @@ export interface SweepExecutor {
   run(runs: RunSpec[], ctx: ExecutorContext): Promise<Map<string, RunOutcome>>;
   /** Checks before anything is printed or started (a queue: that Redis answers). */
   prepare?(): Promise<void>;
+  /** What the first signal's line says happens now (default: every run stops at its next step with a checkpoint). */
+  stopping?: string;
   /** What the interruption line says the stopped runs are doing (default: checkpointed where started). */
   stoppedNote?: string;
 }
@@ -102,12 +104,12 @@ async function pool<T>(items: T[], jobs: number, work: (item: T) => Promise<void
 const SAME_PRESS_MS = 1000;
 
 /** Stops the sweep on SIGINT/SIGTERM: the first aborts `stop` (each run checkpoints), a later second one aborts `force` (runs exit at once). */
-function trapSignals(stop: AbortController, force: AbortController, say: (line: string) => void): () => void {
+function trapSignals(stop: AbortController, force: AbortController, say: (line: string) => void, stopping?: string): () => void {
   let first = 0;
   const handlers = (['SIGINT', 'SIGTERM'] as StopName[]).map((name) => {
     const handler = () => {
       if (!stop.signal.aborted) {
-        say(`${name}: stopping every run at its next step; each saves a checkpoint (${name} again: stop at once)`);
+        say(`${name}: ${stopping ?? `stopping every run at its next step; each saves a checkpoint (${name} again: stop at once)`}`);
         first = performance.now();
         stop.abort(name);
       } else if (performance.now() - first >= SAME_PRESS_MS) {
@@ -142,7 +144,7 @@ export async function runSweep(inputs: string[], opts: SweepOptions): Promise<nu
   // While the live table is drawn, a message goes below it when it closes.
   const held: string[] = [];
   const say = (line: string) => (display instanceof LineDisplay ? io.stderr(line) : held.push(line));
-  const untrap = trapSignals(stop, force, say);
+  const untrap = trapSignals(stop, force, say, executor.stopping);
   let outcomes = new Map<string, RunOutcome>();
   const t0 = performance.now();
   try {
