@@ -5,6 +5,7 @@
  * log line or an error message (`QueueTarget.redact` scrubs it from any text that
  * might quote it, such as a driver's error or the sweep's rerun hint).
  */
+import * as net from 'node:net';
 import { ConfigError } from '../errors';
 
 export interface QueueConnection {
@@ -13,8 +14,8 @@ export interface QueueConnection {
   db: number;
   username?: string;
   password?: string;
-  /** rediss://: TLS with the system's CAs, the server name checked against host. */
-  tls?: { servername: string };
+  /** rediss://: TLS with Node's trusted CAs (NODE_EXTRA_CA_CERTS adds one), the certificate checked against host. */
+  tls?: { servername?: string };
 }
 
 export interface QueueTarget {
@@ -73,7 +74,8 @@ export function parseQueueUrl(raw: string): QueueTarget {
   // IPv6 literals come as [::1]; the driver wants them bare.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const connection: QueueConnection = { host, port, db, username, password };
-  if (url.protocol === 'rediss:') connection.tls = { servername: host };
+  // SNI takes a host name only (RFC 6066); an IP address is still checked against the certificate.
+  if (url.protocol === 'rediss:') connection.tls = net.isIP(host) ? {} : { servername: host };
   const secrets = password === undefined ? [] : [password, url.password, encodeURIComponent(password)];
   return { connection, shown, redact: redactor(secrets) };
 }

@@ -3,10 +3,12 @@
  * at start (one line naming the URL, exit 1), a password URL that is never
  * printed, a job a worker refuses (fails once, not retried, reported by the
  * sweep), a job whose config does not validate (fails once with the config
- * error), and Redis restarted without its data mid-sweep (both sides say so,
- * retry, and the sweep still lands every run once).
+ * error), Redis restarted without its data mid-sweep (both sides say so,
+ * retry, and the sweep still lands every run once), and rediss:// to a
+ * redis-server serving TLS only, with a certificate from a CA the test makes.
  */
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,8 +31,8 @@ function cli(args: string[], env?: NodeJS.ProcessEnv): Cli {
   return c;
 }
 
-async function redis(extra: string[] = []): Promise<RedisServer> {
-  const r = await RedisServer.start(extra);
+async function redis(extra: string[] = [], tls?: { cert: string; key: string }): Promise<RedisServer> {
+  const r = await RedisServer.start(extra, tls);
   servers.push(r);
   return r;
 }
@@ -147,5 +149,31 @@ describe('queue faults (real redis-server)', () => {
     for (const name of ['restart-a', 'restart-b']) {
       assert.deepEqual(stepsOf(path.join(out, name)), Array.from({ length: 31 }, (_, i) => i * 50), name);
     }
+  });
+
+  it('rediss:// to a TLS-only Redis: works when the CA is trusted, one line naming the certificate problem when not', async () => {
+    const dir = path.join(tmp, 'tls');
+    fs.mkdirSync(dir);
+    const f = (name: string) => path.join(dir, name);
+    const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=bnrun test CA']);
+    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
+    fs.writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+    const server = await redis(['--requirepass', PASSWORD], { cert: f('server.crt'), key: f('server.key') });
+    const url = `rediss://:${ENCODED}@localhost:${server.port}`;
+    const trusted = { ...process.env, NODE_EXTRA_CA_CERTS: f('ca.crt') };
+    const worker = cli(['worker', '--queue', url, '--jobs', '1', '--work', path.join(tmp, 'w-tls')], trusted);
+    const sweep = cli(['sweep', config('over-tls'), '--queue', url, '--out', path.join(tmp, 'out-tls'), '--no-progress'], trusted);
+    assert.equal((await sweep.exited).code, 0, sweep.output + worker.output);
+    assert.deepEqual(stepsOf(path.join(tmp, 'out-tls', 'over-tls')), [0, 50, 100]);
+    await worker.stop('SIGTERM');
+
+    const untrusted = { ...process.env, NODE_EXTRA_CA_CERTS: '' };
+    const refused = cli(['worker', '--queue', url, '--work', path.join(tmp, 'w-tls-untrusted')], untrusted);
+    assert.equal((await refused.exited).code, 1, refused.output);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    assert.match(refused.stderr, /^bnrun: cannot reach Redis at rediss:\/\/:\*\*\*@localhost:\d+: .*certificate.*NODE_EXTRA_CA_CERTS/);
+    for (const c of [sweep, worker, refused]) assert.ok(!c.output.includes(PASSWORD) && !c.output.includes(ENCODED), c.output);
   });
 });

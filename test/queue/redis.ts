@@ -29,15 +29,19 @@ export class RedisServer {
     private readonly extra: string[],
   ) {}
 
-  static async start(extra: string[] = []): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), extra);
+  /** `tls`: serve TLS only on the port, with this certificate and key. */
+  static async start(extra: string[] = [], tls?: { cert: string; key: string }): Promise<RedisServer> {
+    const port = await freePort();
+    const listen = tls ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(port)];
+    const server = new RedisServer(port, [...listen, ...extra]);
     await server.launch();
     return server;
   }
 
   /** Starts redis-server on this port and waits until it accepts connections. */
   async launch(): Promise<void> {
-    const proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // "localhost" may resolve to ::1 first; "-::1" binds it when the host has IPv6.
+    const proc = spawn(REDIS_SERVER, ['--bind', '127.0.0.1 -::1', '--save', '', '--appendonly', 'no', ...this.extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     let log = '';
     await new Promise<void>((resolve, reject) => {
