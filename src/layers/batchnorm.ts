@@ -181,3 +181,46 @@ export class BatchNorm {
     return done;
   }
 }
+
+/** What Algorithm 2's pass needs of a network: its BN layers and a forward pass (in 'collect' mode). */
+export interface PopulationNet {
+  readonly batchNorms: readonly BatchNorm[];
+  forward(x: tf.Tensor, mode: BnMode): unknown;
+}
+
+/** Training mini-batches as a data source hands them out (data/source.ts BatchStream). */
+export interface PopulationBatches {
+  next(): Promise<{ x: tf.Tensor; y: tf.Tensor }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Algorithm 2: with the parameters frozen, run `batches` training mini-batches
+ * through the training network and set each BN's population statistics to
+ * E[x] = E_B[mu_B], Var[x] = m/(m-1) E_B[sigma2_B]. Returns the batch count
+ * and m (null for a network without BN). The stream is closed whatever happens.
+ */
+export async function populationPass(
+  net: PopulationNet,
+  stream: PopulationBatches,
+  batches: number,
+  /** Awaited before each batch: gives a pending signal its turn (and may throw to stop). */
+  between?: () => Promise<void>,
+): Promise<{ batches: number; m: number } | null> {
+  try {
+    if (net.batchNorms.length === 0) return null;
+    for (const bn of net.batchNorms) bn.beginPopulation();
+    for (let i = 0; i < batches; i++) {
+      await between?.();
+      const batch = await stream.next();
+      tf.tidy(() => {
+        net.forward(batch.x, 'collect');
+      });
+      tf.dispose([batch.x, batch.y]);
+    }
+    const counts = net.batchNorms.map((bn) => bn.endPopulation());
+    return counts[0];
+  } finally {
+    await stream.close();
+  }
+}

@@ -1,9 +1,10 @@
 /**
- * Evaluation on the test set in inference mode, and Algorithm 2's exact
- * population pass over training mini-batches.
+ * Evaluation on the test set in inference mode (with the moving averages
+ * during training, with Algorithm 2's population statistics at the end; the
+ * population pass itself is beside BatchNorm in layers/batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchStream, EvalChunk } from '../data/source';
+import { EvalChunk } from '../data/source';
 import { BnMode } from '../layers/batchnorm';
 import { columnPercentiles } from '../metrics';
 import { Network } from '../networks/network';
@@ -76,30 +77,4 @@ export async function evaluate(
     accuracy: correct / n,
     unitPercentiles: columnPercentiles(all, all.length / track.units.length, track.units.length, track.percentiles),
   };
-}
-
-/**
- * Algorithm 2: with the parameters frozen, run `batches` training mini-batches
- * through the training network and set each BN's population statistics to
- * E[x] = E_B[mu_B], Var[x] = m/(m-1) E_B[sigma2_B]. Returns the batch count and m.
- */
-export async function computePopulationStatistics(
-  net: Network,
-  stream: BatchStream,
-  batches: number,
-  /** Awaited before each batch: gives a pending signal its turn (and may throw to stop). */
-  between?: () => Promise<void>,
-): Promise<{ batches: number; m: number } | null> {
-  if (net.batchNorms.length === 0) return null;
-  for (const bn of net.batchNorms) bn.beginPopulation();
-  for (let i = 0; i < batches; i++) {
-    await between?.();
-    const batch = await stream.next();
-    tf.tidy(() => {
-      net.forward(batch.x, 'collect');
-    });
-    tf.dispose([batch.x, batch.y]);
-  }
-  const counts = net.batchNorms.map((bn) => bn.endPopulation());
-  return counts[0];
 }

@@ -1,8 +1,10 @@
 /**
- * The training loop, top to bottom: data, network, SGD steps, an evaluation
- * every `evalEvery` steps, checkpoints, and at the end Algorithm 2's
- * population pass and the final numbers. Everything it learns goes to the run
- * directory as it goes, so an interrupted run keeps what it wrote and resumes.
+ * The training loop, read top-down from `train`: open the run (network,
+ * checkpoint, data, run directory), loop over SGD steps with an evaluation
+ * every `evalEvery` steps and checkpoints, then finish with Algorithm 2's
+ * population pass, the final numbers and summary.json. Everything it learns
+ * goes to the run directory as it goes, so an interrupted run keeps what it
+ * wrote and resumes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo } from '../backend';
@@ -13,18 +15,19 @@ import { BnrunError, ConfigError, ConfigMismatchError, DivergedError } from '../
 import { Progress } from '../logging/progress';
 import { CLI, RunDir } from '../logging/run';
 import { firstStepReaching, maxAccuracy } from '../metrics';
+import { populationPass } from '../layers/batchnorm';
 import { buildNetwork } from '../networks/build';
 import { preActivationWidths } from '../config/model-plan';
 import { Network, parameterCount } from '../networks/network';
 import { Rng } from '../rng';
 import { loadCheckpoint, LoopState, NamedVariable, restoreVariables, runIdOf, saveCheckpoint } from './checkpoint';
-import { computePopulationStatistics, evalChunkSize, evaluate, TrackSpec } from './evaluate';
+import { evalChunkSize, evaluate, TrackSpec } from './evaluate';
 import { learningRateAt } from './schedule';
 import { TrainEvents } from './events';
 import { StopRequested, StopSignal } from './signals';
 import { Sgd } from './optimizer';
 import { trainStep } from './step';
-import { resolveTarget } from './target';
+import { ResolvedTarget, resolveTarget } from './target';
 
 export interface TrainOptions {
   config: Config;
@@ -76,6 +79,275 @@ export class InterruptedError extends BnrunError {}
 
 const AUTO_CHECKPOINT_SECONDS = 60;
 
+export async function train(opts: TrainOptions): Promise<RunSummary> {
+  // Installed before anything else and removed after everything, so a signal at any moment ends the run in order.
+  const stop = new StopSignal();
+  // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files and data streams are closed and its lock released.
+  const opened: Opened = {};
+  try {
+    try {
+      // 1. Open the run: the network, a verified checkpoint to resume from, the data, then the run directory.
+      const run = await openRun(opts, stop, opened);
+      // 2. The loop: SGD steps, an evaluation every evalEvery steps, checkpoints; until the last step, a NaN/Inf loss or a signal.
+      const diverged = await trainLoop(run, stop);
+      // 3. Finish: after the last step, the final evaluations with Algorithm 2's population statistics; then summary.json.
+      const last = diverged === null && run.loop.step === run.steps ? await finalPasses(run, stop) : { final: null, stoppedDuring: null };
+      return finish(run, diverged, last, stop);
+    } finally {
+      opened.dir?.close();
+      await opened.data?.close();
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** What a run has opened so far and must close, filled in as each is opened. */
+interface Opened {
+  dir?: RunDir;
+  data?: DataSource;
+}
+
+/** An opened run: what the loop, the final passes and the summary share. */
+class OpenRun {
+  readonly cfg: Config;
+  readonly steps: number;
+  readonly progress: Progress;
+  /** Without BN layers the mode changes nothing; BN nets are monitored with moving averages. */
+  readonly monitorMode: 'moving' | 'population';
+  /** The step of the last checkpoint written (or resumed from); -1: none yet. */
+  checkpointedAt: number;
+  private readonly t0: number;
+  private lastCheckpoint = performance.now();
+
+  constructor(
+    readonly opts: TrainOptions,
+    readonly net: Network,
+    readonly optimizer: Sgd,
+    readonly track: TrackSpec,
+    readonly target: ResolvedTarget | null,
+    /** The run a checkpoint must belong to (checkpoint.ts runIdOf). */
+    readonly runId: string,
+    readonly loop: LoopState,
+    /** Test accuracy at each evaluated step (a resumed run's, read back from metrics.csv). */
+    readonly history: { step: number; accuracy: number }[],
+    readonly data: DataSource,
+    readonly batches: BatchStream,
+    readonly dir: RunDir,
+    resumed: boolean,
+  ) {
+    this.cfg = opts.config;
+    this.steps = this.cfg.training.steps;
+    this.monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
+    this.checkpointedAt = resumed ? loop.step : -1;
+    // A resumed run's clock continues where it stopped.
+    this.t0 = performance.now() - loop.elapsedSeconds * 1000;
+    this.progress = new Progress(this.steps, opts.tty);
+  }
+
+  /** Seconds since the run first started. */
+  seconds(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+
+  /** An evaluation on the test set, logged as a metrics row and activation percentiles; `between` lets a signal in. */
+  async record(step: number, between: () => Promise<void>): Promise<void> {
+    const { loop, track } = this;
+    const ev = await evaluate(this.net, this.data.test(), this.monitorMode, track, between);
+    const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
+    const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
+    this.history.push({ step, accuracy: ev.accuracy });
+    this.dir.logMetrics({ step, lr: learningRateAt(this.cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: this.seconds(), stepsPerS });
+    this.dir.logActivations(step, track.layer, track.units, ev.unitPercentiles);
+    this.progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, this.seconds());
+    this.opts.events?.emit({ type: 'eval', step, accuracy: ev.accuracy, testLoss: ev.loss, trainLoss });
+    Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
+  }
+
+  checkpoint(): void {
+    const { loop, net } = this;
+    this.checkpointedAt = loop.step;
+    saveCheckpoint(this.opts.outDir, this.runId, { ...loop, elapsedSeconds: this.seconds(), dropoutRng: net.dropout?.rngState }, this.batches.position, stateVariables(net, this.optimizer));
+    this.lastCheckpoint = performance.now();
+  }
+
+  checkpointDue(step: number): boolean {
+    const every = this.cfg.training.checkpointEvery;
+    return every === 'auto' ? performance.now() - this.lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % every === 0;
+  }
+}
+
+/**
+ * Builds the network and optimiser, verifies the checkpoint to resume from,
+ * opens the data and then the run directory: each refusal comes before the
+ * next thing is touched, so a refused run leaves nothing half-started.
+ */
+async function openRun(opts: TrainOptions, stop: StopSignal, opened: Opened): Promise<OpenRun> {
+  const cfg = opts.config;
+  // A new run refuses a directory holding another run's files (a lone checkpoint included) before anything loads.
+  if (!opts.resume) RunDir.checkNew(opts.outDir);
+  const target = resolveTarget(cfg.target, opts.configSource);
+  const rng = new Rng(cfg.seed);
+  const net = buildNetwork(cfg.model, rng.fork('init'));
+  const optimizer = new Sgd(cfg.optimizer, net.trainable);
+  const track = trackSpec(cfg);
+
+  let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
+  const history: { step: number; accuracy: number }[] = [];
+  // The run a checkpoint must belong to: its config.json as written (a resumed run's, read as it is on disk).
+  const runId = runIdOf(opts.resume ? RunDir.readConfig(opts.outDir) : cfg);
+  const variables = stateVariables(net, optimizer);
+  // Verified in full (and the previous one tried) before any file of the run is touched.
+  const ckpt = opts.resume ? loadCheckpoint(opts.outDir, { run: runId, steps: cfg.training.steps, vars: variables }) : null;
+  if (ckpt) {
+    restoreVariables(ckpt, variables);
+    loop = { ...ckpt.header.loop, resumedAt: [...ckpt.header.loop.resumedAt] };
+    if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
+    for (const note of ckpt.notes) console.error(`bnrun: warning: ${note}`);
+  }
+  // The data is read after the checkpoint verified (a refused resume costs no loading).
+  const data = await openDataSource(cfg, { evalChunk: evalChunkSize(cfg.model) }).catch((e: unknown) => {
+    throw e instanceof ConfigMismatchError ? new ConfigError(`${opts.configSource}: ${e.message}`) : e;
+  });
+  opened.data = data;
+  // Opened before the run directory, so a training tree that fails its checks leaves no half-started run.
+  const batches = await data.train(ckpt ? { position: ckpt.header, file: ckpt.file } : null);
+  if (await stop.requested()) {
+    await batches.close();
+    throw new InterruptedError(`${stop.signal} before training started; nothing was written`, stop.exitCode);
+  }
+  let dir: RunDir;
+  if (opts.resume) {
+    const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
+    dir = reopened.run;
+    for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
+    loop.resumedAt = [...loop.resumedAt, loop.step];
+  } else {
+    dir = RunDir.create(opts.outDir, cfg);
+  }
+  opened.dir = dir;
+  return new OpenRun(opts, net, optimizer, track, target, runId, loop, history, data, batches, dir, ckpt !== null);
+}
+
+/** SGD steps until the last one; returns the step whose loss became NaN/Inf, or null (finished, or stopped by a signal). */
+async function trainLoop(run: OpenRun, stop: StopSignal): Promise<{ step: number } | null> {
+  const { cfg, net, optimizer, loop, batches, progress } = run;
+  // Evaluations during training let a signal register but finish; the loop stops after them, at the step boundary.
+  const letSignalsIn = async () => void (await stop.requested());
+  progress.start(loop.step);
+  run.opts.events?.emit({ type: 'start', step: loop.step, total: run.steps });
+  try {
+    if (loop.step === 0 && run.history.length === 0) await run.record(0, letSignalsIn);
+    while (loop.step < run.steps) {
+      const step = loop.step + 1;
+      const lr = learningRateAt(cfg.optimizer, step - 1);
+      const tStep = performance.now();
+      const batch = await batches.next();
+      const loss = trainStep(net, optimizer, batch, lr);
+      tf.dispose([batch.x, batch.y]);
+      const dt = (performance.now() - tStep) / 1000;
+      if (!Number.isFinite(loss)) {
+        run.dir.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: run.seconds(), stepsPerS: null, event: 'diverged' });
+        return { step };
+      }
+      loop.step = step;
+      loop.trainSeconds += dt;
+      loop.sinceEvalSeconds += dt;
+      loop.lossSum += loss;
+      loop.lossCount += 1;
+      progress.tick(step);
+      run.opts.events?.emit({ type: 'step', step });
+      if (step % cfg.training.evalEvery === 0 || step === run.steps) await run.record(step, letSignalsIn);
+      if (run.checkpointDue(step)) run.checkpoint();
+      // Signals are delivered only when the event loop runs; it gets a turn between steps.
+      if (await stop.requested()) {
+        run.checkpoint();
+        break;
+      }
+    }
+    return null;
+  } finally {
+    progress.stop();
+  }
+}
+
+/**
+ * After the last step: the test set with the moving averages, Algorithm 2's
+ * population pass, and the test set with its exact statistics. A signal ends
+ * the pass under way; `stoppedDuring` then names it.
+ */
+async function finalPasses(run: OpenRun, stop: StopSignal): Promise<{ final: RunSummary['final']; stoppedDuring: string | null }> {
+  const { cfg, net, data, track, steps } = run;
+  // The last step's checkpoint, unless the loop just wrote it (the one before stays the fallback); a resume then redoes just these passes.
+  if (run.checkpointedAt !== steps) run.checkpoint();
+  await run.batches.close();
+  const between = () => stop.stopIfRequested();
+  let phase = 'the final evaluation';
+  try {
+    const moving = net.batchNorms.length > 0 ? await evaluate(net, data.test(), 'moving', track, between) : null;
+    phase = "Algorithm 2's population pass";
+    const population = net.batchNorms.length > 0 ? await populationPass(net, await data.population(), cfg.training.populationBatches, between) : null;
+    phase = 'the final evaluation';
+    const exact = await evaluate(net, data.test(), 'population', track, between);
+    const final = {
+      step: steps,
+      accuracy: exact.accuracy,
+      loss: exact.loss,
+      statistics: population ? ('population' as const) : ('none' as const),
+      populationBatches: population ? population.batches : null,
+      movingAverage: moving ? { accuracy: moving.accuracy, loss: moving.loss } : null,
+      unitPercentiles: track.units.map((unit, i) => ({
+        layer: track.layer,
+        unit,
+        percentiles: Object.fromEntries(track.percentiles.map((p, j) => [`p${p}`, exact.unitPercentiles[i][j]])),
+      })),
+    };
+    return { final, stoppedDuring: null };
+  } catch (e) {
+    if (!(e instanceof StopRequested)) throw e;
+    return { final: null, stoppedDuring: phase };
+  }
+}
+
+/** Writes summary.json; a diverged or interrupted run then ends in its error, a completed one returns the summary. */
+function finish(
+  run: OpenRun,
+  diverged: { step: number } | null,
+  last: { final: RunSummary['final']; stoppedDuring: string | null },
+  stop: StopSignal,
+): RunSummary {
+  const { cfg, loop, history, target, opts } = run;
+  const { final, stoppedDuring } = last;
+  const interrupted = !diverged && final === null;
+  const summary: RunSummary = {
+    name: cfg.name,
+    status: diverged ? 'diverged' : interrupted ? 'interrupted' : 'completed',
+    dataset: run.data.name,
+    network: { type: cfg.model.type, batchNorm: cfg.model.batchNorm, activation: cfg.model.activation, parameters: parameterCount(run.net) },
+    backend: opts.backend,
+    steps: diverged ? diverged.step : loop.step,
+    wallTimeS: Number(run.seconds().toFixed(3)),
+    trainMsPerStep: Number(((loop.trainSeconds * 1000) / Math.max(1, loop.step)).toFixed(4)),
+    final,
+    maxAccuracy: maxAccuracy(history),
+    firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
+    target: target ? { ...target, firstStep: firstStepReaching(history, target.accuracy) } : null,
+    diverged,
+    resumedAt: loop.resumedAt,
+    versions: { node: process.version, tfjs: tf.version.tfjs },
+    finishedAt: new Date().toISOString(),
+  };
+  run.dir.writeSummary(summary);
+  if (diverged) {
+    throw new DivergedError(`${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
+  }
+  if (interrupted) {
+    const when = stoppedDuring ? `during ${stoppedDuring} after step ${loop.step}` : `at step ${loop.step}`;
+    throw new InterruptedError(`${stop.signal ?? 'signal'} ${when}: checkpoint and logs saved; continue with \`${CLI} train --resume ${opts.outDir}\``, stop.exitCode);
+  }
+  return summary;
+}
+
 function trackSpec(cfg: Config): TrackSpec {
   const { layer, units, percentiles } = cfg.tracking;
   return { layer: layer === 'last' ? preActivationWidths(cfg.model).length - 1 : layer, units, percentiles };
@@ -88,211 +360,4 @@ function stateVariables(net: Network, optimizer: Sgd): NamedVariable[] {
     ...optimizer.state,
     ...net.batchNorms.flatMap((bn) => bn.statistics.map((variable, i) => ({ name: `${bn.name}/stat${i}`, variable }))),
   ];
-}
-
-/** Algorithm 2 over the source's population batches, closing them whatever happens. */
-async function populationPass(net: Network, stream: BatchStream, batches: number, between: () => Promise<void>): Promise<{ batches: number; m: number } | null> {
-  try {
-    return await computePopulationStatistics(net, stream, batches, between);
-  } finally {
-    await stream.close();
-  }
-}
-
-export async function train(opts: TrainOptions): Promise<RunSummary> {
-  // Installed before anything else and removed after everything, so a signal at any moment ends the run in order.
-  const stop = new StopSignal();
-  try {
-    return await run(opts, stop);
-  } finally {
-    stop.dispose();
-  }
-}
-
-async function run(opts: TrainOptions, stop: StopSignal): Promise<RunSummary> {
-  const cfg = opts.config;
-  const { steps, evalEvery, checkpointEvery } = cfg.training;
-  const resumeHint = `continue with \`${CLI} train --resume ${opts.outDir}\``;
-
-  // A new run refuses a directory holding another run's files (a lone checkpoint included) before anything loads.
-  if (!opts.resume) RunDir.checkNew(opts.outDir);
-  const target = resolveTarget(cfg.target, opts.configSource);
-  // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files and data streams are closed and its lock released.
-  let opened: RunDir | undefined;
-  let source: DataSource | undefined;
-  try {
-    const rng = new Rng(cfg.seed);
-    const net = buildNetwork(cfg.model, rng.fork('init'));
-    const optimizer = new Sgd(cfg.optimizer, net.trainable);
-    const track = trackSpec(cfg);
-    // Without BN layers the mode changes nothing; BN nets are monitored with moving averages.
-    const monitorMode = net.batchNorms.length > 0 ? 'moving' : 'population';
-
-    let loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, trainSeconds: 0, sinceEvalSeconds: 0, elapsedSeconds: 0, resumedAt: [] };
-    const history: { step: number; accuracy: number }[] = [];
-    // The run a checkpoint must belong to: its config.json as written (a resumed run's, read as it is on disk).
-    const runId = runIdOf(opts.resume ? RunDir.readConfig(opts.outDir) : cfg);
-    const variables = stateVariables(net, optimizer);
-    // Verified in full (and the previous one tried) before any file of the run is touched.
-    const ckpt = opts.resume ? loadCheckpoint(opts.outDir, { run: runId, steps, vars: variables }) : null;
-    if (ckpt) {
-      restoreVariables(ckpt, variables);
-      loop = { ...ckpt.header.loop, resumedAt: [...ckpt.header.loop.resumedAt] };
-      if (net.dropout && loop.dropoutRng !== undefined) net.dropout.rngState = loop.dropoutRng;
-      for (const note of ckpt.notes) console.error(`bnrun: warning: ${note}`);
-    }
-    // The data is read after the checkpoint verified (a refused resume costs no loading).
-    const data = await openDataSource(cfg, { evalChunk: evalChunkSize(cfg.model) }).catch((e: unknown) => {
-      throw e instanceof ConfigMismatchError ? new ConfigError(`${opts.configSource}: ${e.message}`) : e;
-    });
-    source = data;
-    // Opened before the run directory, so a training tree that fails its checks leaves no half-started run.
-    const batches = await data.train(ckpt ? { position: ckpt.header, file: ckpt.file } : null);
-    if (await stop.requested()) {
-      await batches.close();
-      throw new InterruptedError(`${stop.signal} before training started; nothing was written`, stop.exitCode);
-    }
-    let run: RunDir;
-    if (opts.resume) {
-      const reopened = RunDir.resume(opts.outDir, cfg, loop.step);
-      run = reopened.run;
-      for (const r of reopened.rows) if (r.test_accuracy !== '') history.push({ step: Number(r.step), accuracy: Number(r.test_accuracy) });
-      loop.resumedAt = [...loop.resumedAt, loop.step];
-    } else {
-      run = RunDir.create(opts.outDir, cfg);
-    }
-    opened = run;
-
-    const t0 = performance.now() - loop.elapsedSeconds * 1000;
-    const seconds = () => (performance.now() - t0) / 1000;
-    const progress = new Progress(steps, opts.tty);
-    let lastCheckpoint = performance.now();
-    let diverged: { step: number } | null = null;
-
-    // Evaluations during training let a signal register but finish; the loop stops after them, at the step boundary.
-    const letSignalsIn = async () => void (await stop.requested());
-    const record = async (step: number) => {
-      const ev = await evaluate(net, data.test(), monitorMode, track, letSignalsIn);
-      const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
-      const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
-      history.push({ step, accuracy: ev.accuracy });
-      run.logMetrics({ step, lr: learningRateAt(cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: seconds(), stepsPerS });
-      run.logActivations(step, track.layer, track.units, ev.unitPercentiles);
-      progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, seconds());
-      opts.events?.emit({ type: 'eval', step, accuracy: ev.accuracy, testLoss: ev.loss, trainLoss });
-      Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
-    };
-    let checkpointedAt = ckpt ? loop.step : -1;
-    const checkpoint = () => {
-      checkpointedAt = loop.step;
-      saveCheckpoint(opts.outDir, runId, { ...loop, elapsedSeconds: seconds(), dropoutRng: net.dropout?.rngState }, batches.position, stateVariables(net, optimizer));
-      lastCheckpoint = performance.now();
-    };
-    const checkpointDue = (step: number) =>
-      checkpointEvery === 'auto' ? performance.now() - lastCheckpoint >= AUTO_CHECKPOINT_SECONDS * 1000 : step % checkpointEvery === 0;
-
-    progress.start(loop.step);
-    opts.events?.emit({ type: 'start', step: loop.step, total: steps });
-    try {
-      if (loop.step === 0 && history.length === 0) await record(0);
-      while (loop.step < steps) {
-        const step = loop.step + 1;
-        const lr = learningRateAt(cfg.optimizer, step - 1);
-        const tStep = performance.now();
-        const batch = await batches.next();
-        const loss = trainStep(net, optimizer, batch, lr);
-        tf.dispose([batch.x, batch.y]);
-        const dt = (performance.now() - tStep) / 1000;
-        if (!Number.isFinite(loss)) {
-          diverged = { step };
-          run.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: seconds(), stepsPerS: null, event: 'diverged' });
-          break;
-        }
-        loop.step = step;
-        loop.trainSeconds += dt;
-        loop.sinceEvalSeconds += dt;
-        loop.lossSum += loss;
-        loop.lossCount += 1;
-        progress.tick(step);
-        opts.events?.emit({ type: 'step', step });
-        if (step % evalEvery === 0 || step === steps) await record(step);
-        if (checkpointDue(step)) checkpoint();
-        // Signals are delivered only when the event loop runs; it gets a turn between steps.
-        if (await stop.requested()) {
-          checkpoint();
-          break;
-        }
-      }
-    } finally {
-      progress.stop();
-    }
-
-    let final: RunSummary['final'] = null;
-    // Where a signal stopped the final passes (null: they ran, or were never reached).
-    let stoppedDuring: string | null = null;
-    if (!diverged && loop.step === steps) {
-      // The last step's checkpoint, unless the loop just wrote it (the one before stays the fallback).
-      if (checkpointedAt !== steps) checkpoint();
-      await batches.close();
-      // A signal now ends the pass under way; the checkpoint above lets a resume redo just these passes.
-      const between = () => stop.stopIfRequested();
-      let phase = 'the final evaluation';
-      try {
-        const moving = net.batchNorms.length > 0 ? await evaluate(net, data.test(), 'moving', track, between) : null;
-        phase = "Algorithm 2's population pass";
-        const population = net.batchNorms.length > 0 ? await populationPass(net, await data.population(), cfg.training.populationBatches, between) : null;
-        phase = 'the final evaluation';
-        const exact = await evaluate(net, data.test(), 'population', track, between);
-        final = {
-          step: steps,
-          accuracy: exact.accuracy,
-          loss: exact.loss,
-          statistics: population ? 'population' : 'none',
-          populationBatches: population ? population.batches : null,
-          movingAverage: moving ? { accuracy: moving.accuracy, loss: moving.loss } : null,
-          unitPercentiles: track.units.map((unit, i) => ({
-            layer: track.layer,
-            unit,
-            percentiles: Object.fromEntries(track.percentiles.map((p, j) => [`p${p}`, exact.unitPercentiles[i][j]])),
-          })),
-        };
-      } catch (e) {
-        if (!(e instanceof StopRequested)) throw e;
-        stoppedDuring = phase;
-      }
-    }
-
-    const interrupted = !diverged && final === null;
-    const completedSteps = diverged ? diverged.step : loop.step;
-    const summary: RunSummary = {
-      name: cfg.name,
-      status: diverged ? 'diverged' : interrupted ? 'interrupted' : 'completed',
-      dataset: data.name,
-      network: { type: cfg.model.type, batchNorm: cfg.model.batchNorm, activation: cfg.model.activation, parameters: parameterCount(net) },
-      backend: opts.backend,
-      steps: completedSteps,
-      wallTimeS: Number(seconds().toFixed(3)),
-      trainMsPerStep: Number(((loop.trainSeconds * 1000) / Math.max(1, loop.step)).toFixed(4)),
-      final,
-      maxAccuracy: maxAccuracy(history),
-      firstStepReaching: Object.fromEntries(cfg.tracking.accuracyThresholds.map((t) => [String(t), firstStepReaching(history, t)])),
-      target: target ? { ...target, firstStep: firstStepReaching(history, target.accuracy) } : null,
-      diverged,
-      resumedAt: loop.resumedAt,
-      versions: { node: process.version, tfjs: tf.version.tfjs },
-      finishedAt: new Date().toISOString(),
-    };
-    run.writeSummary(summary);
-    if (diverged) {
-      throw new DivergedError(`${cfg.name}: loss became NaN/Inf at step ${diverged.step}; lower optimizer.learningRate (results so far are in ${opts.outDir})`);
-    }
-    if (interrupted) {
-      const when = stoppedDuring ? `during ${stoppedDuring} after step ${loop.step}` : `at step ${loop.step}`;
-      throw new InterruptedError(`${stop.signal ?? 'signal'} ${when}: checkpoint and logs saved; ${resumeHint}`, stop.exitCode);
-    }
-    return summary;
-  } finally {
-    opened?.close();
-    await source?.close();
-  }
 }
