@@ -4,6 +4,7 @@
  * no side effect. Code that sets a backend itself (tests, benchmarks) calls
  * this too.
  */
+import { registerBatchNormKernels } from './batchnorm-fused';
 import { registerGradientOverrides } from './gradients';
 import { registerSgdUpdate } from './sgd-update';
 import { registerWasmConvFixes } from './wasm-conv';
@@ -16,4 +17,6 @@ export function registerKernels(): void {
   registerWasmConvFixes();
   // One launch per parameter for the SGD update on wasm.
   registerSgdUpdate();
+  // BN's training transform as one forward and one backward launch on wasm.
+  registerBatchNormKernels();
 }

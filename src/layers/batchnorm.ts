@@ -8,6 +8,7 @@
  * over every axis but the last.
  */
 import * as tf from '@tensorflow/tfjs';
+import { hasBatchNormKernels, makeFusedBatchTransform } from '../kernels/batchnorm-fused';
 import { customGrad, Saver } from './custom-grad';
 
 /**
@@ -92,6 +93,8 @@ export class BatchNorm {
   readonly populationVariance: tf.Variable<tf.Rank.R1>;
   private readonly collected = { muSum: null as tf.Tensor1D | null, sigma2Sum: null as tf.Tensor1D | null, batches: 0, m: 0 };
   private readonly transform: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+  /** The same transform as two kernels on wasm (src/kernels/batchnorm-fused.ts); the code above is its reference. */
+  private readonly fused: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
 
   constructor(
     readonly name: string,
@@ -108,6 +111,7 @@ export class BatchNorm {
     this.populationMean = tf.variable(tf.zeros([channels]), false);
     this.populationVariance = tf.variable(tf.ones([channels]), false);
     this.transform = makeBatchTransform(epsilon, (mu, sigma2) => this.updateMovingAverages(mu, sigma2));
+    this.fused = makeFusedBatchTransform({ mean: this.movingMean, variance: this.movingVariance }, { epsilon, decay: movingAverageDecay });
   }
 
   get trainable(): tf.Variable[] {
@@ -122,7 +126,7 @@ export class BatchNorm {
   apply(x: tf.Tensor, mode: BnMode): tf.Tensor {
     switch (mode) {
       case 'train':
-        return this.transform(x, this.gamma, this.beta);
+        return (hasBatchNormKernels() ? this.fused : this.transform)(x, this.gamma, this.beta);
       case 'collect':
         return this.collect(x);
       case 'moving':

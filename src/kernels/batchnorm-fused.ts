@@ -1,0 +1,168 @@
+/**
+ * BN's training transform (Algorithm 1) as two wasm kernels: one forward
+ * launch (statistics, normalisation, scale and shift, and the moving
+ * averages) and one backward launch (the compact chain rule). Built from tfjs
+ * ops (src/layers/batchnorm.ts, the reference and the cpu path) a BN layer is
+ * about 30 launches a step; the MNIST MLP's tensors are [60, 100], where the
+ * launch is the cost, not the arithmetic.
+ *
+ * x is viewed as [m, C] (channel last, every other axis is the mini-batch),
+ * the sums over the mini-batch are taken in float64 and every stored value is
+ * rounded to float32. The reference sums in float32, so the two agree to the
+ * float32 rounding of an m-term sum (tested in test/unit/batchnorm-fused.test.ts).
+ *
+ * Backward, with dl/dxhat_i = dl/dy_i gamma and the two per-channel sums
+ * dl/dbeta = sum dl/dy_i and dl/dgamma = sum dl/dy_i xhat_i, the paper's
+ * chain rule for dl/dx_i collapses to
+ *   dl/dx_i = gamma / sqrt(sigma2_B + eps) (dl/dy_i - dl/dbeta / m - xhat_i dl/dgamma / m).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export const BN_FORWARD = 'BnrunBatchNormForward';
+export const BN_BACKWARD = 'BnrunBatchNormBackward';
+
+export interface BnForwardAttrs {
+  epsilon: number;
+  /** Moving averages: new = decay * old + (1 - decay) * batch. */
+  decay: number;
+}
+
+export interface BnForwardOut {
+  y: Float32Array;
+  xhat: Float32Array;
+  invStd: Float32Array;
+  movingMean: Float32Array;
+  movingVariance: Float32Array;
+}
+
+/** Algorithm 1 forward on plain arrays, x as [x.length / C, C] with C = gamma.length. */
+export function bnForwardInto(o: BnForwardOut, x: Float32Array, gamma: Float32Array, beta: Float32Array, movingMean: Float32Array, movingVariance: Float32Array, a: BnForwardAttrs): void {
+  const c = gamma.length;
+  const m = x.length / c;
+  const fr = Math.fround;
+  const mu = new Float64Array(c);
+  const s2 = new Float64Array(c);
+  for (let i = 0; i < x.length; i += c) for (let j = 0; j < c; j++) mu[j] += x[i + j];
+  for (let j = 0; j < c; j++) mu[j] = fr(mu[j] / m); // mu_B = 1/m sum x_i
+  for (let i = 0; i < x.length; i += c) {
+    for (let j = 0; j < c; j++) {
+      const d = x[i + j] - mu[j];
+      s2[j] += d * d;
+    }
+  }
+  const keep = fr(a.decay);
+  const blend = fr(1 - a.decay);
+  for (let j = 0; j < c; j++) {
+    const sigma2 = fr(s2[j] / m); // sigma2_B = 1/m sum (x_i - mu_B)^2
+    o.invStd[j] = 1 / Math.sqrt(sigma2 + a.epsilon); // 1 / sqrt(sigma2_B + eps)
+    o.movingMean[j] = fr(movingMean[j] * keep) + fr(mu[j] * blend);
+    o.movingVariance[j] = fr(movingVariance[j] * keep) + fr(sigma2 * blend);
+  }
+  const invStd = o.invStd;
+  for (let i = 0; i < x.length; i += c) {
+    for (let j = 0; j < c; j++) {
+      const xhat = fr((x[i + j] - mu[j]) * invStd[j]); // xhat_i
+      o.xhat[i + j] = xhat;
+      o.y[i + j] = fr(xhat * gamma[j]) + beta[j]; // y_i = gamma xhat_i + beta
+    }
+  }
+}
+
+/** The backward pass on plain arrays: dx (shape of dy), dgamma and dbeta ([C]). */
+export function bnBackwardInto(dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dy: Float32Array, xhat: Float32Array, invStd: Float32Array, gamma: Float32Array): void {
+  const c = gamma.length;
+  const m = dy.length / c;
+  const sb = new Float64Array(c);
+  const sg = new Float64Array(c);
+  for (let i = 0; i < dy.length; i += c) {
+    for (let j = 0; j < c; j++) {
+      sb[j] += dy[i + j]; // dl/dbeta = sum dl/dy_i
+      sg[j] += dy[i + j] * xhat[i + j]; // dl/dgamma = sum dl/dy_i xhat_i
+    }
+  }
+  const scale = new Float64Array(c);
+  for (let j = 0; j < c; j++) {
+    dbeta[j] = sb[j];
+    dgamma[j] = sg[j];
+    scale[j] = gamma[j] * invStd[j];
+    sb[j] /= m;
+    sg[j] /= m;
+  }
+  for (let i = 0; i < dy.length; i += c) {
+    for (let j = 0; j < c; j++) dx[i + j] = scale[j] * (dy[i + j] - sb[j] - xhat[i + j] * sg[j]);
+  }
+}
+
+function wasmBackend(backend: unknown, name: string): BackendWasm {
+  if (!(backend instanceof BackendWasm)) throw new Error(`${name} is registered for the wasm backend only`);
+  return backend;
+}
+
+/** The named inputs, each present and float32. */
+function float32Inputs(name: string, inputs: tf.NamedTensorInfoMap, names: string[]): tf.TensorInfo[] {
+  return names.map((n) => {
+    const t = inputs[n];
+    if (!t || t.dtype !== 'float32') throw new Error(`${name}: needs a float32 input ${n}`);
+    return t;
+  });
+}
+
+const forwardKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const b = wasmBackend(backend, BN_FORWARD);
+  const [x, gamma, beta, movingMean, movingVariance] = float32Inputs(BN_FORWARD, inputs, ['x', 'gamma', 'beta', 'movingMean', 'movingVariance']);
+  const c = x.shape[x.shape.length - 1];
+  if ([gamma, beta, movingMean, movingVariance].some((t) => t.shape.length !== 1 || t.shape[0] !== c)) throw new Error(`${BN_FORWARD}: per-channel inputs of shape [${c}]`);
+  // Allocate first: growing the wasm heap detaches views taken before it.
+  const outs = [b.makeOutput(x.shape, 'float32'), b.makeOutput(x.shape, 'float32'), ...[0, 1, 2].map(() => b.makeOutput([c], 'float32'))];
+  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+  const [y, xhat, invStd, mm, mv] = outs.map(v);
+  bnForwardInto({ y, xhat, invStd, movingMean: mm, movingVariance: mv }, v(x), v(gamma), v(beta), v(movingMean), v(movingVariance), attrs as unknown as BnForwardAttrs);
+  return outs;
+};
+
+const backwardKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const b = wasmBackend(backend, BN_BACKWARD);
+  const [dy, xhat, invStd, gamma] = float32Inputs(BN_BACKWARD, inputs, ['dy', 'xhat', 'invStd', 'gamma']);
+  const c = gamma.shape[0];
+  const outs = [b.makeOutput(dy.shape, 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+  const [dx, dgamma, dbeta] = outs.map(v);
+  bnBackwardInto(dx, dgamma, dbeta, v(dy), v(xhat), v(invStd), v(gamma));
+  return outs;
+};
+
+let registered = false;
+
+export function registerBatchNormKernels(): void {
+  if (registered) return;
+  registered = true;
+  tf.registerKernel({ kernelName: BN_FORWARD, backendName: 'wasm', kernelFunc: forwardKernel });
+  tf.registerKernel({ kernelName: BN_BACKWARD, backendName: 'wasm', kernelFunc: backwardKernel });
+}
+
+/** Whether the current backend has the fused kernels. */
+export function hasBatchNormKernels(): boolean {
+  registerBatchNormKernels();
+  return tf.getKernel(BN_FORWARD, tf.getBackend()) !== undefined;
+}
+
+type Transform = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+
+/**
+ * The training transform y = BN(x) through the two kernels, with its gradient
+ * (tf.customGrad); each call assigns the moving averages. Call inside a tidy.
+ */
+export function makeFusedBatchTransform(moving: { mean: tf.Variable; variance: tf.Variable }, a: BnForwardAttrs): Transform {
+  const f = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+    const inputs = { x, gamma, beta, movingMean: moving.mean, movingVariance: moving.variance };
+    const [y, xhat, invStd, mm, mv] = tf.engine().runKernel(BN_FORWARD, inputs, a as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    moving.mean.assign(mm);
+    moving.variance.assign(mv);
+    save([xhat, invStd, gamma]);
+    const gradFunc = (dy: tf.Tensor, [xhatS, invStdS, gammaS]: tf.Tensor[]): tf.Tensor[] =>
+      tf.engine().runKernel(BN_BACKWARD, { dy, xhat: xhatS, invStd: invStdS, gamma: gammaS }) as tf.Tensor[];
+    return { value: y, gradFunc };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as Transform;
+}
