@@ -7,7 +7,10 @@
 import { registerBatchNormKernels } from './batchnorm-fused';
 import { registerGradientOverrides } from './gradients';
 import { registerSgdUpdate } from './sgd-update';
+import { registerSigmoidGrad } from './sigmoid-grad';
+import { registerSoftmaxCrossEntropy } from './softmax-xent';
 import { registerWasmConvFixes } from './wasm-conv';
+import { registerWasmIdentity } from './wasm-identity';
 
 export function registerKernels(): void {
   // The matMul gradient decides most of a training step's time on wasm.
@@ -19,4 +22,9 @@ export function registerKernels(): void {
   registerSgdUpdate();
   // BN's training transform as one forward and one backward launch on wasm.
   registerBatchNormKernels();
+  // The loss and its gradient as one launch, the sigmoid's gradient as one launch (wasm).
+  registerSoftmaxCrossEntropy();
+  registerSigmoidGrad();
+  // The engine clones every tensor it saves for a gradient: share the data instead of copying it (wasm).
+  registerWasmIdentity();
 }

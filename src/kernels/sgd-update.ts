@@ -4,7 +4,7 @@
  * built from tfjs ops this is 2 to 6 kernel launches per parameter, and the
  * small Inception has ~150 parameters: ~900 launches a step, most of them on
  * tensors of a few hundred entries where the launch is the cost. Here it is
- * one loop per parameter over views of the wasm heap.
+ * one launch for all parameters, a loop per parameter over views of the wasm heap.
  *
  * Bit-identical to the ops: each step is one float32 operation, and in JS a
  * product or sum of two float32 values computed in float64 and rounded to
@@ -42,20 +42,40 @@ export function sgdUpdateInto(wOut: Float32Array, vOut: Float32Array | null, w: 
   }
 }
 
+/** Attributes of the kernel: one learning rate and momentum, a weight decay per parameter. */
+export interface SgdUpdateAllAttrs {
+  learningRate: number;
+  /** mu; 0: no velocity inputs or outputs. */
+  momentum: number;
+  /** lambda of parameter i (0: no decay term); its length is the number of parameters. */
+  weightDecays: number[];
+}
+
+/**
+ * Inputs w0, g0, (v0,) w1, g1, ... for every parameter; outputs every new w,
+ * then every new v: all the network's parameters in one launch.
+ */
 const sgdUpdateKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   if (!(backend instanceof BackendWasm)) throw new Error(`${SGD_UPDATE} is registered for the wasm backend only`);
-  const { w, g, v } = inputs;
-  const a = attrs as unknown as SgdUpdateAttrs;
-  if (!w || !g || (a.momentum > 0) !== Boolean(v)) throw new Error(`${SGD_UPDATE}: needs w, g, and v exactly when momentum > 0`);
-  for (const t of [w, g, ...(v ? [v] : [])]) {
-    if (t.dtype !== 'float32' || t.shape.join() !== w.shape.join()) throw new Error(`${SGD_UPDATE}: float32 tensors of one shape`);
-  }
+  const a = attrs as unknown as SgdUpdateAllAttrs;
+  const momentum = a.momentum > 0;
+  const params = a.weightDecays.map((_, i) => {
+    const [w, g, v] = [inputs[`w${i}`], inputs[`g${i}`], inputs[`v${i}`]];
+    if (!w || !g || momentum !== Boolean(v)) throw new Error(`${SGD_UPDATE}: needs w${i}, g${i}, and v${i} exactly when momentum > 0`);
+    for (const t of [w, g, ...(v ? [v] : [])]) {
+      if (t.dtype !== 'float32' || t.shape.join() !== w.shape.join()) throw new Error(`${SGD_UPDATE}: float32 tensors of one shape for parameter ${i}`);
+    }
+    return { w, g, v };
+  });
   // Allocate first: growing the wasm heap detaches views taken before it.
-  const wOut = backend.makeOutput(w.shape, 'float32');
-  const vOut = v ? backend.makeOutput(v.shape, 'float32') : null;
+  const wOuts = params.map(({ w }) => backend.makeOutput(w.shape, 'float32'));
+  const vOuts = momentum ? params.map(({ w }) => backend.makeOutput(w.shape, 'float32')) : [];
   const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  sgdUpdateInto(view(wOut), vOut && view(vOut), view(w), view(g), v ? view(v) : null, a);
-  return vOut ? [wOut, vOut] : [wOut];
+  params.forEach(({ w, g, v }, i) => {
+    const one: SgdUpdateAttrs = { learningRate: a.learningRate, momentum: a.momentum, weightDecay: a.weightDecays[i] };
+    sgdUpdateInto(view(wOuts[i]), momentum ? view(vOuts[i]) : null, view(w), view(g), v ? view(v) : null, one);
+  });
+  return [...wOuts, ...vOuts];
 };
 
 let registered = false;

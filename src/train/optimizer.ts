@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { OptimizerConfig } from '../config/schema';
-import { hasSgdUpdate, SGD_UPDATE, SgdUpdateAttrs } from '../kernels/sgd-update';
+import { hasSgdUpdate, SGD_UPDATE, SgdUpdateAllAttrs } from '../kernels/sgd-update';
 import type { Parameter } from '../layers/parameter';
 import { NamedVariable } from './checkpoint';
 
@@ -48,17 +48,23 @@ export class Sgd {
     }
   }
 
-  /** The same update, one kernel per parameter (src/kernels/sgd-update.ts; wasm). */
+  /** The same update, one kernel for all parameters (src/kernels/sgd-update.ts; wasm). */
   private applyFused(grads: Record<string, tf.Tensor>, learningRate: number): void {
-    for (const p of this.params) {
-      const w = p.variable;
-      const v = this.velocities.get(w);
-      const attrs: SgdUpdateAttrs = { learningRate, momentum: v ? this.cfg.momentum : 0, weightDecay: p.decay ? this.cfg.weightDecay : 0 };
-      const inputs: tf.NamedTensorMap = v ? { w, g: grads[w.name], v } : { w, g: grads[w.name] };
-      const out = tf.engine().runKernel(SGD_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
-      const [wNew, vNew] = Array.isArray(out) ? out : [out];
-      w.assign(wNew);
-      if (v) v.assign(vNew);
-    }
+    const momentum = this.velocities.size > 0 ? this.cfg.momentum : 0;
+    const inputs: tf.NamedTensorMap = {};
+    this.params.forEach((p, i) => {
+      inputs[`w${i}`] = p.variable;
+      inputs[`g${i}`] = grads[p.variable.name];
+      const v = this.velocities.get(p.variable);
+      if (v) inputs[`v${i}`] = v;
+    });
+    const attrs: SgdUpdateAllAttrs = { learningRate, momentum, weightDecays: this.params.map((p) => (p.decay ? this.cfg.weightDecay : 0)) };
+    const out = tf.engine().runKernel(SGD_UPDATE, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const n = this.params.length;
+    this.params.forEach((p, i) => {
+      p.variable.assign(out[i]);
+      const v = this.velocities.get(p.variable);
+      if (v) v.assign(out[n + i]);
+    });
   }
 }

@@ -7,10 +7,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { Batch } from '../data/batches';
 import { Network } from '../networks/network';
+import { fusedCrossEntropy, hasSoftmaxCrossEntropy } from '../kernels/softmax-xent';
 import { Sgd } from './optimizer';
 
+/** The mean softmax cross-entropy: one fused kernel on wasm (src/kernels/softmax-xent.ts), tfjs's op elsewhere. */
 export function crossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
-  return tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
+  return hasSoftmaxCrossEntropy() ? fusedCrossEntropy(logits, oneHot) : (tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar);
 }
 
 export function trainStep(net: Network, optimizer: Sgd, batch: Batch, learningRate: number): number {
