@@ -4,7 +4,8 @@
  * printed, a job a worker refuses (fails once, not retried, reported by the
  * sweep), a job whose config does not validate (fails once with the config
  * error), Redis restarted without its data mid-sweep (both sides say so,
- * retry, and the sweep still lands every run once), and rediss:// to a
+ * retry, and the sweep still lands every run once), a run that fails on a
+ * worker (retried with backoff, then reported), and rediss:// to a
  * redis-server serving TLS only, with a certificate from a CA the test makes.
  */
 import { strict as assert } from 'node:assert';
@@ -175,5 +176,19 @@ describe('queue faults (real redis-server)', () => {
     assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
     assert.match(refused.stderr, /^bnrun: cannot reach Redis at rediss:\/\/:\*\*\*@localhost:\d+: .*certificate.*NODE_EXTRA_CA_CERTS/);
     for (const c of [sweep, worker, refused]) assert.ok(!c.output.includes(PASSWORD) && !c.output.includes(ENCODED), c.output);
+  });
+
+  it('a run that fails on a worker is retried with backoff (3 attempts), then reported by the sweep', async () => {
+    const server = await redis();
+    // Allowed by --data-root, but holds no MNIST files: `bnrun train` fails with a data error (exit 1) on every attempt.
+    const empty = path.join(tmp, 'data-root', 'empty');
+    fs.mkdirSync(empty, { recursive: true });
+    const worker = cli(['worker', '--queue', server.url(), '--jobs', '1', '--work', path.join(tmp, 'w-retry'), '--data-root', path.join(tmp, 'data-root')]);
+    const sweep = cli(['sweep', config('no-data', { data: { dataset: 'mnist', path: empty } }), '--queue', server.url(), '--out', path.join(tmp, 'out-retry'), '--no-progress']);
+    const { code } = await sweep.exited;
+    assert.equal(code, 1, sweep.output + worker.output);
+    assert.match(sweep.stdout, /^no-data +back in the queue: failed on a worker \(exit 1: .*\); retrying \(attempt 2 of 3\)$/m);
+    assert.match(sweep.stderr, /^bnrun: no-data: failed: exit 1: .* \(job no-data\.[0-9a-f]+, 3 attempts\)/m);
+    assert.equal(worker.stdout.split('\n').filter((l) => /^no-data: failed on this worker/.test(l)).length, 3, worker.stdout);
   });
 });
