@@ -32,6 +32,8 @@ function channelSum(t: tf.Tensor): tf.Tensor1D {
 }
 
 /** Algorithm 1's forward pass, with the intermediates its backward pass reuses. */
+// The comments stand aligned beside the paper's equations.
+// prettier-ignore
 function batchForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number) {
   const m = x.size / x.shape[x.rank - 1];
   const mu = tf.div(channelSum(x), m) as tf.Tensor1D;              // mu_B = 1/m sum x_i
@@ -57,6 +59,8 @@ function batchForward(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: 
  * affine map of dl/dy_i and xhat_i per channel (2 sums and 5 full-size
  * operations instead of 4 and 9).
  */
+// The comments stand aligned beside the paper's equations.
+// prettier-ignore
 function makeBatchTransform(epsilon: number, onMoments: (mu: tf.Tensor1D, sigma2: tf.Tensor1D) => void) {
   const f = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: Saver) => {
     const m = x.size / x.shape[x.rank - 1];

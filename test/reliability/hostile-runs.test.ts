@@ -36,7 +36,6 @@ function setName(dir: string, name: string): void {
 
 /** No control character other than newline and tab, anywhere. */
 function assertClean(text: string, what: string): void {
-  // eslint-disable-next-line no-control-regex
   const bad = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.exec(text);
   assert.equal(bad, null, `${what} holds control character ${JSON.stringify(bad?.[0])}: ${JSON.stringify(text.slice(0, 400))}`);
 }
