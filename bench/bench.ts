@@ -133,7 +133,15 @@ function runTorch(script: string, args: string[]): TorchResult {
   let version = '';
   let blas = '';
   for (const line of r.stdout.trim().split('\n')) {
-    const j = JSON.parse(line) as { net: string; ms_per_step_median: number; cpu_ms_per_step_median?: number; torch: string; blas: string; parameters?: number; config?: string };
+    const j = JSON.parse(line) as {
+      net: string;
+      ms_per_step_median: number;
+      cpu_ms_per_step_median?: number;
+      torch: string;
+      blas: string;
+      parameters?: number;
+      config?: string;
+    };
     // torch_mlp.py names its nets baseline and bn; torch_inception.py gives the config file it read,
     // which identifies the row even if the config's name changes.
     const byConfig = j.config === undefined ? undefined : NETS.find((n) => n.config === j.config)?.id;
@@ -173,7 +181,9 @@ async function figure1(): Promise<void> {
     const cfg = shippedConfig(net);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), `bnrun-bench-${net.id}-`));
     const s = await train({ config: cfg, configSource: net.config, outDir: out, backend, tty: false });
-    console.log(`figure 1 ${net.id}: ${s.wallTimeS.toFixed(1)} s wall (${cfg.training.steps} steps, evaluations included), ${s.trainMsPerStep.toFixed(3)} ms/step, final accuracy ${(s.final?.accuracy ?? NaN).toFixed(4)}`);
+    console.log(
+      `figure 1 ${net.id}: ${s.wallTimeS.toFixed(1)} s wall (${cfg.training.steps} steps, evaluations included), ${s.trainMsPerStep.toFixed(3)} ms/step, final accuracy ${(s.final?.accuracy ?? NaN).toFixed(4)}`,
+    );
     total += s.wallTimeS;
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -194,7 +204,8 @@ interface Measured {
  * (Node reports neither for a child).
  */
 function measured(cmd: string, args: string[]): Measured {
-  const wrapper = 'import resource, subprocess, sys, json\n' +
+  const wrapper =
+    'import resource, subprocess, sys, json\n' +
     'r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n' +
     'u = resource.getrusage(resource.RUSAGE_CHILDREN)\n' +
     'print(json.dumps({"status": r.returncode, "cpu": u.ru_utime + u.ru_stime, "maxrss_kb": u.ru_maxrss, "stderr": r.stderr.decode()[-500:]}))';
@@ -219,16 +230,47 @@ function wholeJob(steps: number): void {
   const cfg = loadConfig(path.join(ROOT, 'configs/mnist-bn.json'));
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-bench-job-'));
   try {
-    const ours = measured(process.execPath, [path.join(ROOT, 'bin', 'bnrun.js'), 'train', 'configs/mnist-bn.json', '--steps', String(steps), '--out', path.join(out, 'run'), '--no-progress', '--backend', 'wasm']);
+    const ours = measured(process.execPath, [
+      path.join(ROOT, 'bin', 'bnrun.js'),
+      'train',
+      'configs/mnist-bn.json',
+      '--steps',
+      String(steps),
+      '--out',
+      path.join(out, 'run'),
+      '--no-progress',
+      '--backend',
+      'wasm',
+    ]);
     const t = cfg.training;
-    const torchArgs = ['--net', 'bn', '--job', String(steps), '--lr', String(cfg.optimizer.learningRate), '--batch', String(t.batchSize), '--eval-every', String(t.evalEvery), '--population-batches', String(t.populationBatches), '--seed', String(cfg.seed)];
+    const torchArgs = [
+      '--net',
+      'bn',
+      '--job',
+      String(steps),
+      '--lr',
+      String(cfg.optimizer.learningRate),
+      '--batch',
+      String(t.batchSize),
+      '--eval-every',
+      String(t.evalEvery),
+      '--population-batches',
+      String(t.populationBatches),
+      '--seed',
+      String(cfg.seed),
+    ];
     const theirs = fs.existsSync(TORCH_PYTHON) ? measured(TORCH_PYTHON, [path.join(ROOT, 'bench', 'torch_mlp.py'), ...torchArgs]) : null;
     const ok = (m: Measured | null) => m !== null && m.status === 0;
     const ratio = (a: number | null, b: number | null | undefined) => (a !== null && b ? `${(a / b).toFixed(2)}x` : '-');
     console.log('');
     console.log(`whole process, bnrun train configs/mnist-bn.json --steps ${steps} (wasm) vs bench/torch_mlp.py --job ${steps}: wall s, CPU s, peak RSS`);
-    console.log(`  bnrun   ${ours.wallS.toFixed(1)} s wall, ${ours.cpuS?.toFixed(1) ?? '?'} s CPU, ${ours.maxRssMb?.toFixed(0) ?? '?'} MB${ok(ours) ? '' : ' (failed)'}`);
-    if (theirs) console.log(`  pytorch ${theirs.wallS.toFixed(1)} s wall, ${theirs.cpuS?.toFixed(1) ?? '?'} s CPU, ${theirs.maxRssMb?.toFixed(0) ?? '?'} MB${ok(theirs) ? '' : ' (failed)'}`);
+    console.log(
+      `  bnrun   ${ours.wallS.toFixed(1)} s wall, ${ours.cpuS?.toFixed(1) ?? '?'} s CPU, ${ours.maxRssMb?.toFixed(0) ?? '?'} MB${ok(ours) ? '' : ' (failed)'}`,
+    );
+    if (theirs)
+      console.log(
+        `  pytorch ${theirs.wallS.toFixed(1)} s wall, ${theirs.cpuS?.toFixed(1) ?? '?'} s CPU, ${theirs.maxRssMb?.toFixed(0) ?? '?'} MB${ok(theirs) ? '' : ' (failed)'}`,
+      );
     if (ok(ours) && ok(theirs)) console.log(`  ratio   ${ratio(ours.wallS, theirs?.wallS)} wall, ${ratio(ours.cpuS, theirs?.cpuS)} CPU`);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
@@ -261,7 +303,9 @@ async function main(): Promise<void> {
     for (const net of nets) {
       const conv = net.reference === 'inception';
       if (backend === 'cpu' && conv && !cpuConv) {
-        skipped.push(`cpu ${net.id}: an Inception step takes over a minute on the cpu backend (plain-JS convolutions); --cpu-conv times 1 step after 1 warm-up`);
+        skipped.push(
+          `cpu ${net.id}: an Inception step takes over a minute on the cpu backend (plain-JS convolutions); --cpu-conv times 1 step after 1 warm-up`,
+        );
         continue;
       }
       // The cpu backend is a slow reference: a tenth of the steps keeps the bench short,
@@ -275,14 +319,30 @@ async function main(): Promise<void> {
     }
   }
   const torch = torchReference(nets, Math.max(timed, 1000), Math.max(convTimed, 20), convWarmup);
-  console.log(`bnrun bench: median ms per training step after warm-up, real MNIST (MLPs) and Fashion-MNIST (Inception analogs) batches; ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`);
+  console.log(
+    `bnrun bench: median ms per training step after warm-up, real MNIST (MLPs) and Fashion-MNIST (Inception analogs) batches; ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`,
+  );
   for (const [kind, t] of torch) {
     const script = kind === 'mlp' ? 'bench/torch_mlp.py' : 'bench/torch_inception.py';
-    console.log(`reference (${kind === 'mlp' ? 'MNIST nets' : 'Inception analogs'}): ` + ('rows' in t ? `PyTorch ${t.version}, 1 thread, BLAS ${t.blas} (${script})` : `PyTorch skipped: ${t.skipped}`));
+    console.log(
+      `reference (${kind === 'mlp' ? 'MNIST nets' : 'Inception analogs'}): ` +
+        ('rows' in t ? `PyTorch ${t.version}, 1 thread, BLAS ${t.blas} (${script})` : `PyTorch skipped: ${t.skipped}`),
+    );
   }
   console.log('');
   console.log(
-    ['network'.padEnd(16), 'backend'.padEnd(11), 'batch'.padStart(5), 'steps'.padStart(5), 'ms/step'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7), 'cpu ms'.padStart(9), 'pytorch'.padStart(9), 'ratio'.padStart(7)].join(' '),
+    [
+      'network'.padEnd(16),
+      'backend'.padEnd(11),
+      'batch'.padStart(5),
+      'steps'.padStart(5),
+      'ms/step'.padStart(9),
+      'pytorch'.padStart(9),
+      'ratio'.padStart(7),
+      'cpu ms'.padStart(9),
+      'pytorch'.padStart(9),
+      'ratio'.padStart(7),
+    ].join(' '),
   );
   for (const r of rows) {
     const t = torch.get(r.net.reference);

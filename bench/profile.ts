@@ -47,7 +47,9 @@ async function main(): Promise<void> {
     }
   }
   const rows = [...totals].sort((a, b) => b[1].ms - a[1].ms).slice(0, arg('--top', 30));
-  console.log(`${cfg.name}: ${(wall / steps).toFixed(2)} ms/step under the profiler, ${(launches / steps).toFixed(0)} kernel launches/step (inner kernels included)`);
+  console.log(
+    `${cfg.name}: ${(wall / steps).toFixed(2)} ms/step under the profiler, ${(launches / steps).toFixed(0)} kernel launches/step (inner kernels included)`,
+  );
   for (const [name, e] of rows) console.log(`${(e.ms / steps).toFixed(3).padStart(9)} ms ${(e.calls / steps).toFixed(0).padStart(5)}x  ${name}`);
 }
 

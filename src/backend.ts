@@ -56,7 +56,8 @@ export async function selectBackend(request: BackendRequest): Promise<BackendInf
     if (request === 'tensorflow') {
       throw new ConfigError(`--backend tensorflow: ${why}; install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA), or use --backend wasm`);
     }
-    if (await activate('wasm')) return { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', reason: `auto: ${why}; wasm (SIMD) is the fastest available` };
+    if (await activate('wasm'))
+      return { name: 'wasm', provider: '@tensorflow/tfjs-backend-wasm', reason: `auto: ${why}; wasm (SIMD) is the fastest available` };
     if (await activate('cpu')) return { name: 'cpu', provider: '@tensorflow/tfjs', reason: `auto: ${why}; wasm failed to initialise` };
     throw new ConfigError('no tfjs backend could be initialised');
   }

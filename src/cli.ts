@@ -58,7 +58,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     // An unexpected failure is a bug or a resource limit: one line, the stack on request.
     const err = e as Error;
-    console.error(process.env.BNRUN_DEBUG ? `bnrun: ${err.stack ?? String(e)}` : `bnrun: internal error: ${sanitize((err.message ?? String(e)).split('\n')[0])} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`);
+    console.error(
+      process.env.BNRUN_DEBUG
+        ? `bnrun: ${err.stack ?? String(e)}`
+        : `bnrun: internal error: ${sanitize((err.message ?? String(e)).split('\n')[0])} (BNRUN_DEBUG=1 shows the stack; what the run logged so far is kept)`,
+    );
     return 1;
   }
 }

@@ -3,7 +3,10 @@
  * print one line and pick the exit code without knowing where it came from.
  */
 export class BnrunError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
     this.name = new.target.name;
   }

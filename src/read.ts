@@ -44,7 +44,8 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw new UnreadableFile(file, `is ${kind(stat)}, not a regular file`, 'ENOTREG');
-    if (stat.size > maxBytes) throw new UnreadableFile(file, `is ${describeSize(stat.size)}, more than the ${describeSize(maxBytes)} such a file can be`, 'ETOOBIG');
+    if (stat.size > maxBytes)
+      throw new UnreadableFile(file, `is ${describeSize(stat.size)}, more than the ${describeSize(maxBytes)} such a file can be`, 'ETOOBIG');
     const buf = Buffer.alloc(stat.size);
     let n = 0;
     while (n < buf.length) {

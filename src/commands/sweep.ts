@@ -45,7 +45,10 @@ interface SweepFlags {
 function queueTarget(flags: SweepFlags, cmd: Command): QueueTarget | undefined {
   if (flags.queue === undefined) return undefined;
   const target = parseQueueUrl(flags.queue);
-  for (const [key, flag] of [['jobs', '--jobs'], ['backend', '--backend']] as const) {
+  for (const [key, flag] of [
+    ['jobs', '--jobs'],
+    ['backend', '--backend'],
+  ] as const) {
     if (cmd.getOptionValueSource(key) === 'cli') throw new ConfigError(`${flag} applies to local runs; with --queue, give it to each \`bnrun worker\``);
   }
   return target;
@@ -54,7 +57,9 @@ function queueTarget(flags: SweepFlags, cmd: Command): QueueTarget | undefined {
 export function registerSweep(program: Command): void {
   program
     .command('sweep')
-    .description('train every config x seed, each run in its own process, N at a time; skip finished runs and resume unfinished ones; print the Figure 3 table and write the figures')
+    .description(
+      'train every config x seed, each run in its own process, N at a time; skip finished runs and resume unfinished ones; print the Figure 3 table and write the figures',
+    )
     .argument('<configs...>', 'config files, or directories whose .json/.yaml/.yml files are configs')
     .option('--seeds <list>', "seeds to run every config at, e.g. 0,1,2 (default: each config's own seed)", parseSeeds)
     .option('--jobs <n>', 'runs at a time (default: the number of CPU cores)', parseJobs)
@@ -62,9 +67,10 @@ export function registerSweep(program: Command): void {
     .addOption(new Option('--backend <name>', 'tfjs backend of every run').choices(BACKENDS).default('auto'))
     .option('--no-progress', 'one line per event instead of the live table')
     .addOption(
-      new Option('--queue <url>', 'run on `bnrun worker`s through the Redis at redis://[:password@]host:port[/db] (rediss:// for TLS) instead of here; results still land in --out').env(
-        'BNRUN_QUEUE',
-      ),
+      new Option(
+        '--queue <url>',
+        'run on `bnrun worker`s through the Redis at redis://[:password@]host:port[/db] (rediss:// for TLS) instead of here; results still land in --out',
+      ).env('BNRUN_QUEUE'),
     )
     .action(async (inputs: string[], flags: SweepFlags, cmd: Command) => {
       const target = queueTarget(flags, cmd);

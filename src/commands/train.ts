@@ -25,7 +25,9 @@ function resolveRun(configFile: string | undefined, flags: TrainFlags): { config
   if (flags.resume !== undefined) {
     const fixed = (['steps', 'seed', 'evalEvery', 'out'] as const).filter((k) => flags[k] !== undefined);
     if (configFile !== undefined || fixed.length > 0) {
-      throw new ConfigError(`--resume continues a run exactly as it was configured; drop ${configFile !== undefined ? 'the config argument' : `--${fixed[0].replace('evalEvery', 'eval-every')}`}`);
+      throw new ConfigError(
+        `--resume continues a run exactly as it was configured; drop ${configFile !== undefined ? 'the config argument' : `--${fixed[0].replace('evalEvery', 'eval-every')}`}`,
+      );
     }
     const configSource = path.join(flags.resume, 'config.json');
     return { config: validateConfig(RunDir.readConfig(flags.resume), configSource), configSource, outDir: flags.resume };
@@ -57,7 +59,9 @@ async function trainCommand(configFile: string | undefined, flags: TrainFlags): 
   }
   const final = s.final;
   // BN nets: the final number uses Algorithm 2's population statistics, the evaluations during training the moving averages.
-  const exact = final ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%${final.statistics === 'population' ? ' (population statistics)' : ''}` : 'no final evaluation';
+  const exact = final
+    ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%${final.statistics === 'population' ? ' (population statistics)' : ''}`
+    : 'no final evaluation';
   const best = s.maxAccuracy ? `, best during training ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
   console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${backend.name}; results in ${outDir}`);
 }

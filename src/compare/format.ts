@@ -81,7 +81,13 @@ const COLUMNS: Column[] = [
   { header: 'final acc %', right: true, cell: (_s, r) => finalCell(r) },
   { header: 'status', right: false, cell: (_s, r) => r.status },
   { header: 'paper: steps to 72.2%', right: true, paper: true, cell: (_s, r) => paperSteps(r) },
-  { header: 'paper: speed-up', right: true, paper: true, baseline: true, cell: (_s, r) => (r.publishedSpeedup === null ? '-' : speedupText(r.publishedSpeedup)) },
+  {
+    header: 'paper: speed-up',
+    right: true,
+    paper: true,
+    baseline: true,
+    cell: (_s, r) => (r.publishedSpeedup === null ? '-' : speedupText(r.publishedSpeedup)),
+  },
   { header: 'paper: max acc', right: true, paper: true, cell: (_s, r) => paperMax(r) },
 ];
 
@@ -94,7 +100,6 @@ function columnsOf(s: Section): Column[] {
   const published = s.rows.some((r) => r.published && (r.published.steps !== null || r.published.maxAccuracy !== null || r.published.maxText));
   return COLUMNS.filter((c) => (published || !c.paper) && (s.baseline !== null || !c.baseline));
 }
-
 
 /** The line above a dataset's table: what the baseline and the target are. */
 export function sectionTitle(s: Section): string {
@@ -168,7 +173,9 @@ export function formatMarkdown(c: Comparison): string {
     if (notes.length > 0) lines.push('', ...notes.map((n) => `- ${esc(n)}`));
     blocks.push(lines.join('\n'));
   }
-  return `${blocks.join('\n\n')}\n\n${LEGEND.split('\n').map((l) => `${esc(l)}.`).join('\n\n')}\n`;
+  return `${blocks.join('\n\n')}\n\n${LEGEND.split('\n')
+    .map((l) => `${esc(l)}.`)
+    .join('\n\n')}\n`;
 }
 
 export const CSV_COLUMNS = [

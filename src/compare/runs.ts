@@ -228,9 +228,7 @@ function readActivations(dir: string): Loaded<ActivationPoint[]> {
     return { ok: true, value: [], notes: [`activations.csv ${unreadable(e)} (not drawn)`] };
   }
   if (table === null) return { ok: true, value: [], notes: [] };
-  const pcols = table.columns
-    .filter((c) => /^p\d+(\.\d+)?$/.test(c))
-    .map((c) => ({ column: c, p: Number(c.slice(1)) }));
+  const pcols = table.columns.filter((c) => /^p\d+(\.\d+)?$/.test(c)).map((c) => ({ column: c, p: Number(c.slice(1)) }));
   const points: ActivationPoint[] = [];
   for (const row of table.rows) {
     const step = numberCell(row.step);
@@ -264,7 +262,11 @@ function readSummary(dir: string): Loaded<SummaryInfo> {
   const final = isRecord(raw.final) && typeof raw.final.accuracy === 'number' ? raw.final.accuracy : null;
   const stats = isRecord(raw.final) && (raw.final.statistics === 'population' || raw.final.statistics === 'none') ? raw.final.statistics : null;
   if (final !== null && !(final >= 0 && final <= 1)) {
-    return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: null, finalStatistics: null }, notes: [`summary.json final.accuracy ${final} is not in [0, 1] (ignored)`] };
+    return {
+      ok: true,
+      value: { status, divergedAt: diverged, finalAccuracy: null, finalStatistics: null },
+      notes: [`summary.json final.accuracy ${final} is not in [0, 1] (ignored)`],
+    };
   }
   return { ok: true, value: { status, divergedAt: diverged, finalAccuracy: final, finalStatistics: stats }, notes: [] };
 }

@@ -220,9 +220,7 @@ function groupRuns(runs: Run[], notes: string[]): Group[] {
       if (differing.length > 2) shown.push('...');
       g.label = `${g.name} {${shown.join(', ')}}`;
     });
-    notes.push(
-      `${variants[0].dataset}: runs named ${variants[0].name} differ in ${differing.join(', ')}: compared as ${variants.length} groups`,
-    );
+    notes.push(`${variants[0].dataset}: runs named ${variants[0].name} differ in ${differing.join(', ')}: compared as ${variants.length} groups`);
   }
 
   // A name used on two datasets: qualify it with the dataset so figure legends stay unambiguous.
@@ -251,7 +249,9 @@ function chooseBaseline(dataset: string, groups: Group[], settings: CompareSetti
   if (settings.baseline !== undefined) {
     const named = groups.filter((g) => g.label === settings.baseline || g.name === settings.baseline);
     if (named.length > 1) {
-      throw new ConfigError(`--baseline ${settings.baseline} matches ${named.length} groups on ${dataset} (${named.map((g) => g.label).join('; ')}); give one label`);
+      throw new ConfigError(
+        `--baseline ${settings.baseline} matches ${named.length} groups on ${dataset} (${named.map((g) => g.label).join('; ')}); give one label`,
+      );
     }
     if (named.length === 1) return { group: named[0], from: 'option' };
   }
@@ -259,7 +259,9 @@ function chooseBaseline(dataset: string, groups: Group[], settings: CompareSetti
     .filter((g) => g.runs[0].info.paper !== null && BASELINE_NETWORKS.includes(g.runs[0].info.paper))
     .sort((a, b) => a.label.localeCompare(b.label));
   if (candidates.length > 1) {
-    notes.push(`${dataset}: ${candidates.length} baseline candidates (${candidates.map((g) => g.label).join(', ')}); using ${candidates[0].label} (choose with --baseline NAME)`);
+    notes.push(
+      `${dataset}: ${candidates.length} baseline candidates (${candidates.map((g) => g.label).join(', ')}); using ${candidates[0].label} (choose with --baseline NAME)`,
+    );
   }
   if (candidates.length > 0) return { group: candidates[0], from: 'paper' };
   return { group: null, from: null };
@@ -397,6 +399,12 @@ export function buildComparison(runs: Run[], settings: CompareSettings = {}): Co
   if (datasets.length > 1) {
     notes.push(`runs on ${datasets.length} datasets (${datasets.join(', ')}): each dataset is compared separately`);
   }
-  const sections = datasets.map((d) => buildSection(d, groups.filter((g) => g.dataset === d), settings));
+  const sections = datasets.map((d) =>
+    buildSection(
+      d,
+      groups.filter((g) => g.dataset === d),
+      settings,
+    ),
+  );
   return { sections, notes };
 }

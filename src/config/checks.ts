@@ -55,7 +55,12 @@ export const CHECKS: readonly Check[] = [
     id: 'mnist-batch-size',
     run: (cfg) =>
       mnistFamily(cfg) && cfg.training.batchSize > MNIST_FAMILY_TRAIN
-        ? [{ path: ['training', 'batchSize'], message: `${cfg.training.batchSize} is larger than ${cfg.data.dataset}'s ${MNIST_FAMILY_TRAIN} training examples` }]
+        ? [
+            {
+              path: ['training', 'batchSize'],
+              message: `${cfg.training.batchSize} is larger than ${cfg.data.dataset}'s ${MNIST_FAMILY_TRAIN} training examples`,
+            },
+          ]
         : [],
   },
   {
@@ -66,7 +71,9 @@ export const CHECKS: readonly Check[] = [
       if (!mnistFamily(cfg) || inputPixels(cfg.model) === 784) return [];
       const m = cfg.model;
       const field = m.type === 'mlp' ? 'inputSize' : 'inputShape';
-      return [{ path: ['model', field], message: `${cfg.data.dataset} images are 28x28x1 (784 values); set ${field} to ${m.type === 'mlp' ? '784' : '[28, 28, 1]'}` }];
+      return [
+        { path: ['model', field], message: `${cfg.data.dataset} images are 28x28x1 (784 values); set ${field} to ${m.type === 'mlp' ? '784' : '[28, 28, 1]'}` },
+      ];
     },
   },
   {
@@ -97,12 +104,15 @@ export const CHECKS: readonly Check[] = [
     run: (cfg) => {
       if (mnistFamily(cfg) || cfg.model.type !== 'inception') return [];
       const channels = cfg.model.inputShape[2];
-      return channels === 3 ? [] : [{ path: ['model', 'inputShape'], message: `ImageNet images are RGB; set the channels (third entry) to 3 (got ${channels})` }];
+      return channels === 3
+        ? []
+        : [{ path: ['model', 'inputShape'], message: `ImageNet images are RGB; set the channels (third entry) to 3 (got ${channels})` }];
     },
   },
   {
     id: 'imagenet-path',
-    run: (cfg) => (!mnistFamily(cfg) && cfg.data.path === undefined ? [{ path: ['data', 'path'], message: 'set it to the ImageNet root holding train/ and val/' }] : []),
+    run: (cfg) =>
+      !mnistFamily(cfg) && cfg.data.path === undefined ? [{ path: ['data', 'path'], message: 'set it to the ImageNet root holding train/ and val/' }] : [],
   },
   {
     // The layer table must fit the input: every conv and pool leaves at least one pixel.

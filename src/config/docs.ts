@@ -59,7 +59,10 @@ function rows(s: JsonSchema, prefix: string, required: boolean, out: string[], v
     return;
   }
   if (s.type === 'object' && s.properties) {
-    if (prefix) out.push(`| \`${prefix}\`${variant} | section | ${s.default !== undefined ? 'all defaults' : required ? 'required' : 'optional'} | ${s.description ?? ''} |`);
+    if (prefix)
+      out.push(
+        `| \`${prefix}\`${variant} | section | ${s.default !== undefined ? 'all defaults' : required ? 'required' : 'optional'} | ${s.description ?? ''} |`,
+      );
     for (const [key, child] of Object.entries(s.properties)) {
       rows(child, prefix ? `${prefix}.${key}` : key, (s.required ?? []).includes(key), out);
     }

@@ -47,7 +47,9 @@ function parseText(text: string, file: string): unknown {
       return doc.toJS({ maxAliasCount: YAML_ALIASES_MAX });
     } catch (e) {
       // The yaml package refuses an alias bomb ("billion laughs") while expanding it.
-      throw new ConfigError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]} (more than ${YAML_ALIASES_MAX} alias expansions); write the values out`);
+      throw new ConfigError(
+        `${file}: invalid YAML: ${(e as Error).message.split('\n')[0]} (more than ${YAML_ALIASES_MAX} alias expansions); write the values out`,
+      );
     }
   }
   throw new ConfigError(`${file}: unknown config format "${ext}"; use .json, .yaml or .yml`);

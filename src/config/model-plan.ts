@@ -107,7 +107,13 @@ function describeInception(cfg: InceptionConfig): ModelInfo {
       c = layer.filters;
       layers.push({ name, kind: 'conv', outputShape: [h, w, c], parameters, detail: `${layer.size}x${layer.size}/${layer.stride} conv, ${c} filters` });
     } else {
-      layers.push({ name, kind: layer.type, outputShape: [h, w, c], parameters: 0, detail: `${layer.size}x${layer.size}/${layer.stride} ${layer.type === 'maxpool' ? 'max' : 'average'} pool` });
+      layers.push({
+        name,
+        kind: layer.type,
+        outputShape: [h, w, c],
+        parameters: 0,
+        detail: `${layer.size}x${layer.size}/${layer.stride} ${layer.type === 'maxpool' ? 'max' : 'average'} pool`,
+      });
     }
   });
   for (const b of cfg.blocks) {

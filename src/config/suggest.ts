@@ -87,7 +87,10 @@ export function knownKeys(path: readonly PropertyKey[], raw: unknown): string[] 
 export function suggestKeys(keys: readonly string[], path: readonly PropertyKey[], raw: unknown): string {
   const known = knownKeys(path, raw);
   const hints = keys.flatMap((k) => {
-    const near = closest(k, known.filter((f) => f !== k));
+    const near = closest(
+      k,
+      known.filter((f) => f !== k),
+    );
     return near === null ? [] : [keys.length > 1 ? `"${near}" for "${k}"` : `"${near}"`];
   });
   return hints.length > 0 ? ` (did you mean ${hints.join(', ')}?)` : '';

@@ -85,7 +85,11 @@ export class Batcher {
 }
 
 /** Labels as one-hot rows on the host (row r: 1 in column labels[r]), written into `out` when given so a batcher can reuse its buffer. */
-export function oneHotRows(labels: ArrayLike<number>, classes: number, out: Float32Array<ArrayBuffer> = new Float32Array(labels.length * classes)): Float32Array<ArrayBuffer> {
+export function oneHotRows(
+  labels: ArrayLike<number>,
+  classes: number,
+  out: Float32Array<ArrayBuffer> = new Float32Array(labels.length * classes),
+): Float32Array<ArrayBuffer> {
   out.fill(0);
   for (let r = 0; r < labels.length; r++) out[r * classes + labels[r]] = 1;
   return out;

@@ -43,7 +43,9 @@ function gunzipAtMost(buf: Buffer, maxBytes: number, file: string): Buffer {
     return zlib.gunzipSync(buf, { maxOutputLength: maxBytes + 1 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-      throw new DataError(`${file}: decompresses to more than the ${describeSize(maxBytes)} its idx header allows; the file is corrupt, re-install or re-download it`);
+      throw new DataError(
+        `${file}: decompresses to more than the ${describeSize(maxBytes)} its idx header allows; the file is corrupt, re-install or re-download it`,
+      );
     }
     throw new DataError(`${file}: corrupt gzip (${(e as Error).message}); re-install or re-download it`);
   }
@@ -73,7 +75,8 @@ export function readIdxFile(dir: string, name: string, maxBytes = 256 * 1024 * 1
     buf = readRegularFile(file, maxBytes);
   } catch (e) {
     if (!(e instanceof UnreadableFile)) throw e;
-    const hint = e.code === 'EACCES' ? '; check its permissions' : e.code === 'ENOTREG' || e.code === 'ETOOBIG' ? '; data files must be idx files (see README)' : '';
+    const hint =
+      e.code === 'EACCES' ? '; check its permissions' : e.code === 'ENOTREG' || e.code === 'ETOOBIG' ? '; data files must be idx files (see README)' : '';
     throw new DataError(`${e.message}${hint}`);
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {

@@ -50,12 +50,16 @@ class MnistSource implements DataSource {
     const batcher = new Batcher(this.data.train, this.batchSize, new Rng(this.seed).fork('data'), this.data.classes);
     if (resume) {
       if (!('batcher' in resume.position)) {
-        throw new DataError(`${resume.file}: holds no ${this.data.name} batch order (written by another dataset's run); delete it to restart the run from step 0`);
+        throw new DataError(
+          `${resume.file}: holds no ${this.data.name} batch order (written by another dataset's run); delete it to restart the run from step 0`,
+        );
       }
       const { position, epoch } = resume.position.batcher;
       // The header's schema checked the types; the position must also lie inside this dataset's order.
       if (position > this.data.train.n || epoch > Number.MAX_SAFE_INTEGER / this.data.train.n) {
-        throw new DataError(`${resume.file}: batch order position ${position} (epoch ${epoch}) does not fit ${this.data.name}'s ${this.data.train.n} examples; delete it to restart the run from step 0`);
+        throw new DataError(
+          `${resume.file}: batch order position ${position} (epoch ${epoch}) does not fit ${this.data.name}'s ${this.data.train.n} examples; delete it to restart the run from step 0`,
+        );
       }
       batcher.restore(resume.position.batcher);
     }

@@ -37,7 +37,15 @@ export interface BnForwardOut {
 }
 
 /** Algorithm 1 forward on plain arrays, x as [x.length / C, C] with C = gamma.length. */
-export function bnForwardInto(o: BnForwardOut, x: Float32Array, gamma: Float32Array, beta: Float32Array, movingMean: Float32Array, movingVariance: Float32Array, a: BnForwardAttrs): void {
+export function bnForwardInto(
+  o: BnForwardOut,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  movingMean: Float32Array,
+  movingVariance: Float32Array,
+  a: BnForwardAttrs,
+): void {
   const c = gamma.length;
   const m = x.length / c;
   const fr = Math.fround;
@@ -70,7 +78,15 @@ export function bnForwardInto(o: BnForwardOut, x: Float32Array, gamma: Float32Ar
 }
 
 /** The backward pass on plain arrays: dx (shape of dy), dgamma and dbeta ([C]). */
-export function bnBackwardInto(dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dy: Float32Array, xhat: Float32Array, invStd: Float32Array, gamma: Float32Array): void {
+export function bnBackwardInto(
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
+  dy: Float32Array,
+  xhat: Float32Array,
+  invStd: Float32Array,
+  gamma: Float32Array,
+): void {
   const c = gamma.length;
   const m = dy.length / c;
   const sb = new Float64Array(c);
@@ -112,12 +128,21 @@ const forwardKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const b = wasmBackend(backend, BN_FORWARD);
   const [x, gamma, beta, movingMean, movingVariance] = float32Inputs(BN_FORWARD, inputs, ['x', 'gamma', 'beta', 'movingMean', 'movingVariance']);
   const c = x.shape[x.shape.length - 1];
-  if ([gamma, beta, movingMean, movingVariance].some((t) => t.shape.length !== 1 || t.shape[0] !== c)) throw new Error(`${BN_FORWARD}: per-channel inputs of shape [${c}]`);
+  if ([gamma, beta, movingMean, movingVariance].some((t) => t.shape.length !== 1 || t.shape[0] !== c))
+    throw new Error(`${BN_FORWARD}: per-channel inputs of shape [${c}]`);
   // Allocate first: growing the wasm heap detaches views taken before it.
   const outs = [b.makeOutput(x.shape, 'float32'), b.makeOutput(x.shape, 'float32'), ...[0, 1, 2].map(() => b.makeOutput([c], 'float32'))];
   const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
   const [y, xhat, invStd, mm, mv] = outs.map(v);
-  bnForwardInto({ y, xhat, invStd, movingMean: mm, movingVariance: mv }, v(x), v(gamma), v(beta), v(movingMean), v(movingVariance), attrs as unknown as BnForwardAttrs);
+  bnForwardInto(
+    { y, xhat, invStd, movingMean: mm, movingVariance: mv },
+    v(x),
+    v(gamma),
+    v(beta),
+    v(movingMean),
+    v(movingVariance),
+    attrs as unknown as BnForwardAttrs,
+  );
   return outs;
 };
 

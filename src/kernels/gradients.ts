@@ -18,8 +18,7 @@ function matMulGrad(dy: T, saved: T[], attrs: tf.NamedAttrMap): Record<string, (
   const transposeB = Boolean(attrs.transposeB);
   const explicit = tf.getBackend() === 'wasm';
   // mm(x, tx, y, ty) = op(x) . op(y), transposing by copy on wasm.
-  const mm = (x: T, tx: boolean, y: T, ty: boolean): T =>
-    explicit ? tf.matMul(tx ? tf.transpose(x) : x, ty ? tf.transpose(y) : y) : tf.matMul(x, y, tx, ty);
+  const mm = (x: T, tx: boolean, y: T, ty: boolean): T => (explicit ? tf.matMul(tx ? tf.transpose(x) : x, ty ? tf.transpose(y) : y) : tf.matMul(x, y, tx, ty));
   // C = op(a) op(b): d op(a) = dy op(b)^T and d op(b) = op(a)^T dy, transposed back where op transposed.
   if (!transposeA && !transposeB) return { a: () => mm(dy, false, b, true), b: () => mm(a, true, dy, false) };
   if (!transposeA && transposeB) return { a: () => mm(dy, false, b, false), b: () => mm(dy, true, a, false) };

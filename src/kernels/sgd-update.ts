@@ -30,7 +30,14 @@ export interface SgdUpdateAttrs {
  * loop per case, so the common plain-SGD case runs without the branches
  * (about 40% faster on the MLP's 784x100 matrix).
  */
-export function sgdUpdateInto(wOut: Float32Array, vOut: Float32Array | null, w: Float32Array, g: Float32Array, v: Float32Array | null, a: SgdUpdateAttrs): void {
+export function sgdUpdateInto(
+  wOut: Float32Array,
+  vOut: Float32Array | null,
+  w: Float32Array,
+  g: Float32Array,
+  v: Float32Array | null,
+  a: SgdUpdateAttrs,
+): void {
   const lr = Math.fround(a.learningRate);
   const mu = Math.fround(a.momentum);
   const lambda = Math.fround(a.weightDecay);

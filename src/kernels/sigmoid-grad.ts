@@ -19,7 +19,8 @@ export function sigmoidGradInto(dx: Float32Array, dy: Float32Array, y: Float32Ar
 const kernel: tf.KernelFunc = ({ inputs, backend }) => {
   if (!(backend instanceof BackendWasm)) throw new Error(`${SIGMOID_GRAD} is registered for the wasm backend only`);
   const { dy, y } = inputs;
-  if (!dy || !y || dy.dtype !== 'float32' || y.dtype !== 'float32' || dy.shape.join() !== y.shape.join()) throw new Error(`${SIGMOID_GRAD}: float32 dy and y of one shape`);
+  if (!dy || !y || dy.dtype !== 'float32' || y.dtype !== 'float32' || dy.shape.join() !== y.shape.join())
+    throw new Error(`${SIGMOID_GRAD}: float32 dy and y of one shape`);
   const dx = backend.makeOutput(dy.shape, 'float32');
   const v = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
   sigmoidGradInto(v(dx), v(dy), v(y));

@@ -39,7 +39,14 @@ export function softmaxCrossEntropyInto(grad: Float32Array, logits: Float32Array
 const kernel: tf.KernelFunc = ({ inputs, backend }) => {
   if (!(backend instanceof BackendWasm)) throw new Error(`${SOFTMAX_XENT} is registered for the wasm backend only`);
   const { logits, labels } = inputs;
-  if (!logits || !labels || logits.dtype !== 'float32' || labels.dtype !== 'float32' || logits.shape.length !== 2 || logits.shape.join() !== labels.shape.join()) {
+  if (
+    !logits ||
+    !labels ||
+    logits.dtype !== 'float32' ||
+    labels.dtype !== 'float32' ||
+    logits.shape.length !== 2 ||
+    logits.shape.join() !== labels.shape.join()
+  ) {
     throw new Error(`${SOFTMAX_XENT}: float32 logits and labels of one [m, k] shape`);
   }
   // Allocate first: growing the wasm heap detaches views taken before it.

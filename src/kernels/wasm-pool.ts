@@ -96,7 +96,14 @@ export function maxPoolGradientInto(dx: Float32Array, x: Float32Array, y: Float3
 export function dilate(t: T4, sh: number, sw: number): T4 {
   if (sh === 1 && sw === 1) return t;
   const [n, oh, ow, c] = t.shape;
-  const spread = tf.pad(tf.reshape(t, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const spread = tf.pad(tf.reshape(t, [n, oh, 1, ow, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   return tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, c]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]) as T4;
 }
 
@@ -120,7 +127,12 @@ export function spreadForTransposed(dy: T4, h: number, w: number, fh: number, fw
     [padTop, padLeft, padBottom, padRight] = [padTop, padLeft, padBottom, padRight].map((p) => Math.max(p, 0));
   }
   if (padTop + padBottom + padLeft + padRight === 0) return dyd;
-  return tf.pad(dyd, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
+  return tf.pad(dyd, [
+    [0, 0],
+    [padTop, padBottom],
+    [padLeft, padRight],
+    [0, 0],
+  ]);
 }
 
 /** 1 / (number of in-image positions) of each output window, as [1, oh, ow, 1]. */

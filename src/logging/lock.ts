@@ -97,7 +97,10 @@ export class RunLock {
       const owner = parseOwner(text);
       const sameHost = owner.host === undefined || owner.host === os.hostname();
       if (typeof owner.pid === 'number' && owner.pid !== process.pid && (!sameHost || alive(owner.pid))) {
-        throw new BnrunError(`${dir} is being written by process ${owner.pid}${sameHost ? '' : ` on ${owner.host}`}; wait for it to finish, or stop it first`, 1);
+        throw new BnrunError(
+          `${dir} is being written by process ${owner.pid}${sameHost ? '' : ` on ${owner.host}`}; wait for it to finish, or stop it first`,
+          1,
+        );
       }
       if (RunLock.takeOver(dir, file, text, content, tmp)) return new RunLock(file, content);
     }

@@ -141,7 +141,9 @@ export class RunDir {
     if (found.includes('config.json')) {
       throw new ConfigError(`${dir} already holds a run; continue it with \`${CLI} train --resume ${dir}\`, or choose another --out`);
     }
-    throw new ConfigError(`${dir} holds ${found.join(', ')} but no config.json (left by another run?); choose another --out, or remove ${found.length === 1 ? 'it' : 'them'}`);
+    throw new ConfigError(
+      `${dir} holds ${found.join(', ')} but no config.json (left by another run?); choose another --out, or remove ${found.length === 1 ? 'it' : 'them'}`,
+    );
   }
 
   /**
@@ -157,11 +159,17 @@ export class RunDir {
         throw new DataError(`${metrics} is missing, so the evaluations up to step ${step} are lost; restore it, or start a new run with another --out`);
       }
       if (fs.existsSync(metrics)) {
-        const logged = new Set(RunDir.readRows(metrics).filter((r) => r.test_accuracy !== '').map((r) => Number(r.step)));
+        const logged = new Set(
+          RunDir.readRows(metrics)
+            .filter((r) => r.test_accuracy !== '')
+            .map((r) => Number(r.step)),
+        );
         // Without a checkpoint (step 0) the run restarts from scratch and owes no rows.
         const lost = step === 0 ? [] : evaluatedSteps(config, step).filter((s) => !logged.has(s));
         if (lost.length > 0) {
-          throw new DataError(`${metrics} lacks the evaluation${lost.length === 1 ? '' : 's'} at step ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''} that the checkpoint (step ${step}) follows; restore it, or start a new run with another --out`);
+          throw new DataError(
+            `${metrics} lacks the evaluation${lost.length === 1 ? '' : 's'} at step ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''} that the checkpoint (step ${step}) follows; restore it, or start a new run with another --out`,
+          );
         }
       }
       // Both CSVs are checked before either is rewritten.

@@ -25,9 +25,7 @@ import { layerParameters, Parameter } from '../layers/parameter';
 import { ForwardResult, Network } from './network';
 
 type StemStage =
-  | { kind: 'conv'; unit: ConvUnit }
-  | { kind: 'pool'; type: 'max' | 'avg'; size: number; stride: number; padding: 'same' | 'valid' }
-  | { kind: 'lrn' };
+  { kind: 'conv'; unit: ConvUnit } | { kind: 'pool'; type: 'max' | 'avg'; size: number; stride: number; padding: 'same' | 'valid' } | { kind: 'lrn' };
 
 export class Inception implements Network {
   private readonly stem: StemStage[];

@@ -54,7 +54,8 @@ const CONFIG = {
 const STEP_AXIS = {
   title: 'training steps',
   tickCount: 6,
-  labelExpr: "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M' : datum.value >= 1e3 ? format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')",
+  labelExpr:
+    "datum.value >= 1e6 ? format(datum.value / 1e6, '~g') + 'M' : datum.value >= 1e3 ? format(datum.value / 1e3, '~g') + 'k' : format(datum.value, '~g')",
 };
 const ACCURACY_AXIS = { format: '.0%' };
 
@@ -152,7 +153,10 @@ function bandPercentiles(tracked: number[]): [number, number, number] {
   const pick = (want: number, fallback: number) => (ps.includes(want) ? want : fallback);
   const lo = pick(15, ps[0]);
   const hi = pick(85, ps[ps.length - 1]);
-  const mid = pick(50, ps.reduce((best, p) => (Math.abs(p - 50) < Math.abs(best - 50) ? p : best), ps[0]));
+  const mid = pick(
+    50,
+    ps.reduce((best, p) => (Math.abs(p - 50) < Math.abs(best - 50) ? p : best), ps[0]),
+  );
   return [lo, mid, hi];
 }
 

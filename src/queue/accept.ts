@@ -51,7 +51,10 @@ export function acceptJob(id: string | undefined, data: unknown, work: string, d
   if (id === undefined || !JOB_ID.test(id)) throw new JobRefused(`job id ${JSON.stringify(id)?.slice(0, 80)} is not a bnrun job id`);
   if (JSON.stringify(data ?? null).length > CONFIG_MAX_CHARS) throw new JobRefused(`job ${id}: the payload is larger than a config may be (1 MB)`);
   const parsed = JobPayloadSchema.safeParse(data);
-  if (!parsed.success) throw new JobRefused(`job ${id}: not a bnrun ${PAYLOAD_VERSION} job (${formatIssues(parsed.error.issues)}); are the sweep and the worker the same bnrun version?`);
+  if (!parsed.success)
+    throw new JobRefused(
+      `job ${id}: not a bnrun ${PAYLOAD_VERSION} job (${formatIssues(parsed.error.issues)}); are the sweep and the worker the same bnrun version?`,
+    );
   const payload = parsed.data;
   let config: Config;
   try {
@@ -65,7 +68,9 @@ export function acceptJob(id: string | undefined, data: unknown, work: string, d
     throw new JobRefused(`job ${id}: run name "${payload.run}" is neither the config's name "${config.name}" nor "${config.name}-seed${payload.seed}"`);
   }
   if (config.target !== undefined && typeof config.target !== 'number') {
-    throw new JobRefused(`job ${id} config: target.baselineMax names a run directory on the sweep's machine, which a worker cannot read; give target as a number`);
+    throw new JobRefused(
+      `job ${id} config: target.baselineMax names a run directory on the sweep's machine, which a worker cannot read; give target as a number`,
+    );
   }
   for (const [field, file] of namedFiles(config)) {
     if (!within(file, dataRoots)) {

@@ -52,7 +52,9 @@ export async function probe(target: QueueTarget): Promise<void> {
   } catch (e) {
     const why = errorText(last ?? e, target);
     // A TLS failure is not fixed by starting Redis: say what is.
-    const what = /certificate|SSL|TLS/i.test(why) ? "trust the server's certificate (NODE_EXTRA_CA_CERTS=<ca.pem> adds a CA) or fix --queue" : 'start redis-server there, or fix --queue';
+    const what = /certificate|SSL|TLS/i.test(why)
+      ? "trust the server's certificate (NODE_EXTRA_CA_CERTS=<ca.pem> adds a CA) or fix --queue"
+      : 'start redis-server there, or fix --queue';
     throw new BnrunError(`cannot reach Redis at ${target.shown}: ${why}; ${what}`, 1);
   } finally {
     client.disconnect();

@@ -40,7 +40,10 @@ const RETRY_DELAY_MS = 5000;
 const POLL_MS = 1000;
 
 function jobId(spec: RunSpec, payloadJson: string, out: string): string {
-  const hash = createHash('sha256').update(`${os.hostname()}\0${path.resolve(out)}\0${payloadJson}`).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(`${os.hostname()}\0${path.resolve(out)}\0${payloadJson}`)
+    .digest('hex')
+    .slice(0, 16);
   return `${spec.id}.${hash}`;
 }
 
@@ -110,7 +113,12 @@ async function follow(target: QueueTarget, out: string, runs: RunSpec[], ctx: Ex
   });
   events.on('stalled', ({ jobId: id }: { jobId: string }) => {
     const t = tracked.get(id);
-    if (t) ctx.onEvent({ kind: 'requeued', run: t.spec.id, why: 'its worker stopped answering (killed or cut off); the next worker resumes it if it has the checkpoint, else restarts it' });
+    if (t)
+      ctx.onEvent({
+        kind: 'requeued',
+        run: t.spec.id,
+        why: 'its worker stopped answering (killed or cut off); the next worker resumes it if it has the checkpoint, else restarts it',
+      });
   });
   events.on('completed', nudge);
   events.on('failed', nudge);
@@ -151,10 +159,20 @@ async function follow(target: QueueTarget, out: string, runs: RunSpec[], ctx: Ex
       if (state === 'completed') {
         await collect(t, job);
       } else if (state === 'failed') {
-        finish(t, failedOutcome(t.spec, `${target.redact(job.failedReason || 'failed')} (job ${t.id}, ${job.attemptsMade} attempt${job.attemptsMade === 1 ? '' : 's'})`));
+        finish(
+          t,
+          failedOutcome(
+            t.spec,
+            `${target.redact(job.failedReason || 'failed')} (job ${t.id}, ${job.attemptsMade} attempt${job.attemptsMade === 1 ? '' : 's'})`,
+          ),
+        );
       } else if ((state === 'delayed' || state === 'waiting') && job.attemptsMade > t.seen && job.failedReason) {
         t.seen = job.attemptsMade;
-        ctx.onEvent({ kind: 'requeued', run: t.spec.id, why: `failed on a worker (${target.redact(job.failedReason)}); retrying (attempt ${job.attemptsMade + 1} of ${ATTEMPTS})` });
+        ctx.onEvent({
+          kind: 'requeued',
+          run: t.spec.id,
+          why: `failed on a worker (${target.redact(job.failedReason)}); retrying (attempt ${job.attemptsMade + 1} of ${ATTEMPTS})`,
+        });
       }
     }
   };

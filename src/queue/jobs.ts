@@ -81,7 +81,10 @@ export const ProgressEventSchema = z.discriminatedUnion('kind', [
     step,
     accuracy: z.number().finite(),
     // NaN (a diverged evaluation) crosses JSON as null.
-    testLoss: z.number().nullable().transform((v) => v ?? Number.NaN),
+    testLoss: z
+      .number()
+      .nullable()
+      .transform((v) => v ?? Number.NaN),
     trainLoss: z.number().nullable(),
   }),
   z.strictObject({ kind: z.literal('requeued'), run: RunName, why: z.string().max(500) }),

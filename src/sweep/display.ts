@@ -174,14 +174,7 @@ export class LiveDisplay implements SweepDisplay {
     // The last step is done; the final evaluations (Algorithm 2 for BN nets) are under way.
     const state = (r: LiveRun) => (r.state === 'running' && r.step >= r.spec.steps ? 'finishing' : r.state);
     const body = shown.map((r) =>
-      [
-        r.spec.id.padEnd(nameW),
-        `${r.step}/${r.spec.steps}`.padStart(stepW),
-        pct(r.accuracy).padStart(7),
-        state(r).padEnd(11),
-        this.eta(r).padEnd(11),
-        r.note,
-      ]
+      [r.spec.id.padEnd(nameW), `${r.step}/${r.spec.steps}`.padStart(stepW), pct(r.accuracy).padStart(7), state(r).padEnd(11), this.eta(r).padEnd(11), r.note]
         .join('  ')
         .trimEnd(),
     );

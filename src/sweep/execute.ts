@@ -72,7 +72,8 @@ export async function executeRun(spec: RunSpec, opts: ExecuteOptions): Promise<R
     lastStep = m.step;
     if (m.type === 'start' && typeof m.total === 'number') opts.onEvent({ kind: 'started', run: spec.id, fromStep: m.step, total: m.total });
     else if (m.type === 'step') opts.onEvent({ kind: 'progress', run: spec.id, step: m.step });
-    else if (m.type === 'eval') opts.onEvent({ kind: 'evaluated', run: spec.id, step: m.step, accuracy: m.accuracy, testLoss: m.testLoss, trainLoss: m.trainLoss });
+    else if (m.type === 'eval')
+      opts.onEvent({ kind: 'evaluated', run: spec.id, step: m.step, accuracy: m.accuracy, testLoss: m.testLoss, trainLoss: m.trainLoss });
   });
 
   const stderr: string[] = [];
@@ -113,7 +114,7 @@ export async function executeRun(spec: RunSpec, opts: ExecuteOptions): Promise<R
   } else if ((exit.code !== null && SIGNAL_EXIT[exit.code]) || exit.signal === 'SIGINT' || exit.signal === 'SIGTERM') {
     outcome = { ...outcomeFromSummary(spec, summary, 'interrupted'), step: lastStep };
   } else {
-    const why = exit.error ? `could not start bnrun train (${exit.error.message})` : lastErrorLine(stderr) ?? 'no output';
+    const why = exit.error ? `could not start bnrun train (${exit.error.message})` : (lastErrorLine(stderr) ?? 'no output');
     const how = exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`;
     outcome = { ...outcomeFromSummary(spec, summary, 'failed'), step: lastStep, message: `${how}: ${why}` };
   }

@@ -91,7 +91,9 @@ function checkExisting(spec: RunSpec, config: Config): void {
   if (!read.ok) throw new ConfigError(`${file}: ${read.why}; remove ${spec.dir} or choose another --out`);
   const diff = firstDifference(read.value, config);
   if (diff !== null) {
-    throw new ConfigError(`${spec.dir} holds a run of a different config than ${spec.configFile} at seed ${spec.seed} (${diff}); remove that directory or choose another --out`);
+    throw new ConfigError(
+      `${spec.dir} holds a run of a different config than ${spec.configFile} at seed ${spec.seed} (${diff}); remove that directory or choose another --out`,
+    );
   }
 }
 

@@ -27,11 +27,17 @@ export function readSummary(dir: string): Record<string, unknown> | null {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** The numbers of a finished run's summary, with the status given. */
-export function outcomeFromSummary(spec: RunSpec, summary: Record<string, unknown> | null, status: RunOutcome['status'], message: string | null = null): RunOutcome {
+export function outcomeFromSummary(
+  spec: RunSpec,
+  summary: Record<string, unknown> | null,
+  status: RunOutcome['status'],
+  message: string | null = null,
+): RunOutcome {
   const s = summary ?? {};
-  const best = isRecord(s.maxAccuracy) && num(s.maxAccuracy.accuracy) !== null && num(s.maxAccuracy.step) !== null
-    ? { accuracy: num(s.maxAccuracy.accuracy) as number, step: num(s.maxAccuracy.step) as number }
-    : null;
+  const best =
+    isRecord(s.maxAccuracy) && num(s.maxAccuracy.accuracy) !== null && num(s.maxAccuracy.step) !== null
+      ? { accuracy: num(s.maxAccuracy.accuracy) as number, step: num(s.maxAccuracy.step) as number }
+      : null;
   const diverged = isRecord(s.diverged) ? num(s.diverged.step) : null;
   return {
     status,

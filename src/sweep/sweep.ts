@@ -135,7 +135,9 @@ export async function runSweep(inputs: string[], opts: SweepOptions): Promise<nu
   const executor = opts.executor ?? localExecutor(opts.jobs, opts.backend);
   await executor.prepare?.();
   const seeds = opts.seeds ? `${opts.seeds.length} seed${opts.seeds.length === 1 ? '' : 's'}` : "each config's own seed";
-  io.stdout(`sweep: ${runs.length} run${runs.length === 1 ? '' : 's'} (${plan.configFiles.length} config${plan.configFiles.length === 1 ? '' : 's'} x ${seeds}), ${executor.where(runs)} -> ${opts.out}\n`);
+  io.stdout(
+    `sweep: ${runs.length} run${runs.length === 1 ? '' : 's'} (${plan.configFiles.length} config${plan.configFiles.length === 1 ? '' : 's'} x ${seeds}), ${executor.where(runs)} -> ${opts.out}\n`,
+  );
 
   const display: SweepDisplay =
     opts.progress && process.stderr.isTTY ? new LiveDisplay(runs, process.stderr) : new LineDisplay(runs, (line) => io.stdout(`${line}\n`));

@@ -89,7 +89,9 @@ function canonical(v: unknown): string {
 
 /** The id of a run: sha256 of its resolved config (config.json) in canonical form. */
 export function runIdOf(config: unknown): string {
-  return createHash('sha256').update(canonical(JSON.parse(JSON.stringify(config)))).digest('hex');
+  return createHash('sha256')
+    .update(canonical(JSON.parse(JSON.stringify(config))))
+    .digest('hex');
 }
 
 export function saveCheckpoint(dir: string, run: string, loop: LoopState, data: DataPosition, vars: NamedVariable[]): void {
@@ -175,7 +177,7 @@ function parseCheckpoint(file: string, expect: CheckpointExpectation | undefined
     if (end < 8 + len) throw new Rejected('truncated');
     const digest = createHash('sha256').update(buf.subarray(0, end)).digest();
     if (!digest.equals(buf.subarray(end))) throw new Rejected('checksum mismatch (damaged or truncated)');
-    if (expect && h.run !== expect.run) throw new Rejected('belongs to another run (its config differs from this run directory\'s config.json)');
+    if (expect && h.run !== expect.run) throw new Rejected("belongs to another run (its config differs from this run directory's config.json)");
   } else {
     notes.push(`${file}: format 1 has no checksum and no run id, so it was used unverified`);
   }
@@ -199,7 +201,8 @@ function parseCheckpoint(file: string, expect: CheckpointExpectation | undefined
       const v = values.get(name);
       if (!v || v.length !== variable.size) throw new Rejected(`no matching values for ${name}; it belongs to another network`);
     }
-    if (values.size !== expect.vars.length) throw new Rejected(`holds ${values.size} tensors, the network ${expect.vars.length}; it belongs to another network`);
+    if (values.size !== expect.vars.length)
+      throw new Rejected(`holds ${values.size} tensors, the network ${expect.vars.length}; it belongs to another network`);
   }
   return { header: h as CheckpointHeader, values, file, notes };
 }
@@ -240,7 +243,8 @@ export function loadCheckpoint(dir: string, expect?: CheckpointExpectation): Loa
 export function restoreVariables(ckpt: LoadedCheckpoint, vars: NamedVariable[]): void {
   for (const { name, variable } of vars) {
     const values = ckpt.values.get(name);
-    if (!values || values.length !== variable.size) throw new DataError(`${ckpt.file}: no matching values for ${name}; the checkpoint belongs to another network`);
+    if (!values || values.length !== variable.size)
+      throw new DataError(`${ckpt.file}: no matching values for ${name}; the checkpoint belongs to another network`);
     tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
   }
 }

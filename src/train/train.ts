@@ -157,7 +157,15 @@ class OpenRun {
     const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
     const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
     this.history.push({ step, accuracy: ev.accuracy });
-    this.dir.logMetrics({ step, lr: learningRateAt(this.cfg.optimizer, step), trainLoss, testLoss: ev.loss, testAccuracy: ev.accuracy, elapsedS: this.seconds(), stepsPerS });
+    this.dir.logMetrics({
+      step,
+      lr: learningRateAt(this.cfg.optimizer, step),
+      trainLoss,
+      testLoss: ev.loss,
+      testAccuracy: ev.accuracy,
+      elapsedS: this.seconds(),
+      stepsPerS,
+    });
     this.dir.logActivations(step, track.layer, track.units, ev.unitPercentiles);
     this.progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, this.seconds());
     this.opts.events?.emit({ type: 'eval', step, accuracy: ev.accuracy, testLoss: ev.loss, trainLoss });
@@ -167,7 +175,13 @@ class OpenRun {
   checkpoint(): void {
     const { loop, net } = this;
     this.checkpointedAt = loop.step;
-    saveCheckpoint(this.opts.outDir, this.runId, { ...loop, elapsedSeconds: this.seconds(), dropoutRng: net.dropout?.rngState }, this.batches.position, stateVariables(net, this.optimizer));
+    saveCheckpoint(
+      this.opts.outDir,
+      this.runId,
+      { ...loop, elapsedSeconds: this.seconds(), dropoutRng: net.dropout?.rngState },
+      this.batches.position,
+      stateVariables(net, this.optimizer),
+    );
     this.lastCheckpoint = performance.now();
   }
 
@@ -343,7 +357,10 @@ function finish(
   }
   if (interrupted) {
     const when = stoppedDuring ? `during ${stoppedDuring} after step ${loop.step}` : `at step ${loop.step}`;
-    throw new InterruptedError(`${stop.signal ?? 'signal'} ${when}: checkpoint and logs saved; continue with \`${CLI} train --resume ${opts.outDir}\``, stop.exitCode);
+    throw new InterruptedError(
+      `${stop.signal ?? 'signal'} ${when}: checkpoint and logs saved; continue with \`${CLI} train --resume ${opts.outDir}\``,
+      stop.exitCode,
+    );
   }
   return summary;
 }

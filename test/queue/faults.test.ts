@@ -100,12 +100,25 @@ describe('queue faults (real redis-server)', () => {
     const server = await redis();
     const worker = cli(['worker', '--queue', server.url(), '--jobs', '1', '--work', path.join(tmp, 'w-refuse')]);
     const elsewhere = path.join(tmp, 'elsewhere');
-    const sweep = cli(['sweep', config('refused', { data: { dataset: 'mnist', path: elsewhere } }), '--queue', server.url(), '--out', path.join(tmp, 'out-refuse'), '--no-progress']);
+    const sweep = cli([
+      'sweep',
+      config('refused', { data: { dataset: 'mnist', path: elsewhere } }),
+      '--queue',
+      server.url(),
+      '--out',
+      path.join(tmp, 'out-refuse'),
+      '--no-progress',
+    ]);
     const { code } = await sweep.exited;
     assert.equal(code, 1, sweep.output + worker.output);
     const errs = errorLines(sweep.stderr).filter((l) => l.startsWith('bnrun: refused:'));
     assert.equal(errs.length, 1, sweep.stderr);
-    assert.match(errs[0], new RegExp(`^bnrun: refused: failed: job refused\\.[0-9a-f]+ config: data\\.path ${elsewhere}: this worker allows no data directories; start the worker with --data-root <dir> to allow it \\(job refused\\.[0-9a-f]+, 1 attempt\\)`));
+    assert.match(
+      errs[0],
+      new RegExp(
+        `^bnrun: refused: failed: job refused\\.[0-9a-f]+ config: data\\.path ${elsewhere}: this worker allows no data directories; start the worker with --data-root <dir> to allow it \\(job refused\\.[0-9a-f]+, 1 attempt\\)`,
+      ),
+    );
     assert.equal(worker.stdout.split('\n').filter((l) => / refused: /.test(l)).length, 1, worker.stdout);
     assert.ok(!fs.existsSync(path.join(tmp, 'out-refuse', 'refused')));
   });
@@ -148,7 +161,11 @@ describe('queue faults (real redis-server)', () => {
     assert.match(sweep.stderr, /its job is no longer in the queue \(Redis restarted without its data\?\); queued again/);
     assert.match(worker.stdout, /reachable again/);
     for (const name of ['restart-a', 'restart-b']) {
-      assert.deepEqual(stepsOf(path.join(out, name)), Array.from({ length: 31 }, (_, i) => i * 50), name);
+      assert.deepEqual(
+        stepsOf(path.join(out, name)),
+        Array.from({ length: 31 }, (_, i) => i * 50),
+        name,
+      );
     }
   });
 
@@ -160,7 +177,23 @@ describe('queue faults (real redis-server)', () => {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=bnrun test CA']);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
     fs.writeFileSync(f('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+    ]);
     const server = await redis(['--requirepass', PASSWORD], { cert: f('server.crt'), key: f('server.key') });
     const url = `rediss://:${ENCODED}@localhost:${server.port}`;
     const trusted = { ...process.env, NODE_EXTRA_CA_CERTS: f('ca.crt') };
@@ -184,7 +217,15 @@ describe('queue faults (real redis-server)', () => {
     const empty = path.join(tmp, 'data-root', 'empty');
     fs.mkdirSync(empty, { recursive: true });
     const worker = cli(['worker', '--queue', server.url(), '--jobs', '1', '--work', path.join(tmp, 'w-retry'), '--data-root', path.join(tmp, 'data-root')]);
-    const sweep = cli(['sweep', config('no-data', { data: { dataset: 'mnist', path: empty } }), '--queue', server.url(), '--out', path.join(tmp, 'out-retry'), '--no-progress']);
+    const sweep = cli([
+      'sweep',
+      config('no-data', { data: { dataset: 'mnist', path: empty } }),
+      '--queue',
+      server.url(),
+      '--out',
+      path.join(tmp, 'out-retry'),
+      '--no-progress',
+    ]);
     const { code } = await sweep.exited;
     assert.equal(code, 1, sweep.output + worker.output);
     assert.match(sweep.stdout, /^no-data +back in the queue: failed on a worker \(exit 1: .*\); retrying \(attempt 2 of 3\)$/m);

@@ -32,7 +32,9 @@ export class RedisServer {
   /** `tls`: serve TLS only on the port, with this certificate and key. */
   static async start(extra: string[] = [], tls?: { cert: string; key: string }): Promise<RedisServer> {
     const port = await freePort();
-    const listen = tls ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(port)];
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no']
+      : ['--port', String(port)];
     const server = new RedisServer(port, [...listen, ...extra]);
     await server.launch();
     return server;

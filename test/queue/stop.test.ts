@@ -60,7 +60,10 @@ describe('stopping a worker or a queue sweep (real redis-server, real MNIST)', (
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'stop-me', 'summary.json'), 'utf8')) as { status: string; resumedAt: number[] };
     assert.equal(summary.status, 'completed');
     assert.deepEqual(summary.resumedAt, [Number(resumed?.[1])]);
-    assert.deepEqual(stepsOf(path.join(out, 'stop-me')), Array.from({ length: 13 }, (_, i) => i * 250));
+    assert.deepEqual(
+      stepsOf(path.join(out, 'stop-me')),
+      Array.from({ length: 13 }, (_, i) => i * 250),
+    );
     await again.stop('SIGTERM');
   });
 
@@ -76,7 +79,10 @@ describe('stopping a worker or a queue sweep (real redis-server, real MNIST)', (
     sweep.proc.kill('SIGINT');
     assert.equal((await sweep.exited).code, 130, sweep.output);
     assert.match(sweep.stderr, /^SIGINT: no longer following the queue; the jobs stay queued and the workers keep running them$/m);
-    assert.match(sweep.stderr, /^bnrun: SIGINT: sweep stopped after .*; 1 run left unfinished \(their jobs stay queued; the workers keep running them\); rerun `npx bnrun sweep .*` to continue$/m);
+    assert.match(
+      sweep.stderr,
+      /^bnrun: SIGINT: sweep stopped after .*; 1 run left unfinished \(their jobs stay queued; the workers keep running them\); rerun `npx bnrun sweep .*` to continue$/m,
+    );
     assert.ok(await until(() => /^detach +completed/m.test(worker.stdout), 300_000), worker.output);
     const again = new Cli(['sweep', cfg, '--queue', redis.url(), '--out', out, '--no-progress']);
     live.push(again);

@@ -80,7 +80,10 @@ describe('bnrun sweep --queue with two bnrun workers, one SIGKILLed mid-run (rea
     assert.equal(code, 0, `sweep:\n${sweep.output}\nworker B:\n${b.output}`);
 
     // All six runs, each once, each completed with evaluations 0, 200, ..., 1000 logged once; no checkpoint came back.
-    const runs = fs.readdirSync(out).filter((d) => d !== 'figures').sort();
+    const runs = fs
+      .readdirSync(out)
+      .filter((d) => d !== 'figures')
+      .sort();
     assert.equal(runs.length, 6, runs.join(', '));
     assert.equal(new Set(runs.map((r) => r.replace(/-seed\d$/, ''))).size, 2);
     for (const run of runs) {

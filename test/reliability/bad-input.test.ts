@@ -92,7 +92,11 @@ const BAD_CONFIGS: [string, string, string][] = [
   ['classes.json', ext({ model: { classes: 5 } }), 'model.classes'],
   ['shuffle-mnist.json', ext({ data: { dataset: 'mnist', shuffle: 1000 } }), 'data.shuffle'],
   ['target-above-one.json', ext({ target: 72.2 }), 'target'],
-  ['target-no-baseline.json', ext({ target: { baselineMax: 'results/no-such-baseline' } }), 'target.baselineMax: results/no-such-baseline/summary.json not found'],
+  [
+    'target-no-baseline.json',
+    ext({ target: { baselineMax: 'results/no-such-baseline' } }),
+    'target.baselineMax: results/no-such-baseline/summary.json not found',
+  ],
 ];
 
 describe('malformed configs (through bnrun train)', () => {
@@ -161,10 +165,25 @@ describe('missing and corrupt data files (through bnrun train)', () => {
   const CASES: [string, string, (b: Buffer) => Buffer | null, (string | RegExp)[]][] = [
     ['truncated', 'train-images-idx3-ubyte', (b) => b.subarray(0, b.length - 784 * 10), ['train-images-idx3-ubyte', 'truncated or corrupt']],
     ['empty', 't10k-labels-idx1-ubyte', () => Buffer.alloc(0), ['t10k-labels-idx1-ubyte', 'too short']],
-    ['wrong-magic', 't10k-images-idx3-ubyte', (b) => Buffer.concat([Buffer.from([0, 0, 0x0d, 3]), b.subarray(4)]), ['t10k-images-idx3-ubyte', 'not an unsigned-byte idx file']],
-    ['wrong-count', 't10k-images-idx3-ubyte', (b) => withCount(b.subarray(0, 16 + 784 * 100), 100), ['t10k-images-idx3-ubyte', 'expected 10000 images, found 100']],
+    [
+      'wrong-magic',
+      't10k-images-idx3-ubyte',
+      (b) => Buffer.concat([Buffer.from([0, 0, 0x0d, 3]), b.subarray(4)]),
+      ['t10k-images-idx3-ubyte', 'not an unsigned-byte idx file'],
+    ],
+    [
+      'wrong-count',
+      't10k-images-idx3-ubyte',
+      (b) => withCount(b.subarray(0, 16 + 784 * 100), 100),
+      ['t10k-images-idx3-ubyte', 'expected 10000 images, found 100'],
+    ],
     ['label-count', 't10k-labels-idx1-ubyte', (b) => withCount(b.subarray(0, 8 + 9999), 9999), ['t10k-labels-idx1-ubyte', 'expected 10000 labels']],
-    ['bad-label', 'train-labels-idx1-ubyte', (b) => Buffer.concat([b.subarray(0, 8), Buffer.from([42]), b.subarray(9)]), ['train-labels-idx1-ubyte', 'label 42']],
+    [
+      'bad-label',
+      'train-labels-idx1-ubyte',
+      (b) => Buffer.concat([b.subarray(0, 8), Buffer.from([42]), b.subarray(9)]),
+      ['train-labels-idx1-ubyte', 'label 42'],
+    ],
     ['corrupt-gzip', 'train-labels-idx1-ubyte', (b) => zlib.gzipSync(b).subarray(0, 500), ['train-labels-idx1-ubyte.gz', 'corrupt gzip']],
     ['missing-file', 't10k-labels-idx1-ubyte', () => null, ['t10k-labels-idx1-ubyte', 'not found']],
   ];
@@ -174,7 +193,11 @@ describe('missing and corrupt data files (through bnrun train)', () => {
       const c = damaged(label, file, damage);
       const before = fs.readdirSync(dataDir).map((f) => [f, fs.statSync(path.join(dataDir, f)).size]);
       expectFailure(c.config, 1, mentions);
-      assert.deepEqual(fs.readdirSync(dataDir).map((f) => [f, fs.statSync(path.join(dataDir, f)).size]), before, 'the data files were changed');
+      assert.deepEqual(
+        fs.readdirSync(dataDir).map((f) => [f, fs.statSync(path.join(dataDir, f)).size]),
+        before,
+        'the data files were changed',
+      );
     });
   }
 

@@ -27,7 +27,12 @@ function snapshot(dir: string): Record<string, string> {
     fs
       .readdirSync(dir)
       .sort()
-      .map((f) => [f, createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex')]),
+      .map((f) => [
+        f,
+        createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, f)))
+          .digest('hex'),
+      ]),
   );
 }
 
@@ -89,7 +94,10 @@ describe('checkpoints are verified before they are trusted (real MNIST runs)', (
     );
     pristine = path.join(tmp, 'pristine');
     other = path.join(tmp, 'other');
-    for (const [dir, seed] of [[pristine, '1'], [other, '2']]) {
+    for (const [dir, seed] of [
+      [pristine, '1'],
+      [other, '2'],
+    ]) {
       const r = bnrun(['train', config, '--out', dir, '--seed', seed, '--no-progress']);
       assert.equal(r.status, 0, r.stderr);
     }
@@ -150,7 +158,10 @@ describe('checkpoints are verified before they are trusted (real MNIST runs)', (
     assert.equal(summary.status, 'completed');
     assert.deepEqual(summary.resumedAt, [10]);
     // Redone from step 10, the rows match the run that was never damaged.
-    assert.equal(fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8').split('\n').length, fs.readFileSync(path.join(pristine, 'metrics.csv'), 'utf8').split('\n').length);
+    assert.equal(
+      fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8').split('\n').length,
+      fs.readFileSync(path.join(pristine, 'metrics.csv'), 'utf8').split('\n').length,
+    );
   });
 
   it('every malformed header is refused by the same check (the class, not only the instances)', () => {

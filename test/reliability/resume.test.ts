@@ -116,10 +116,16 @@ describe('interruption and resume (real MNIST runs)', () => {
     assert.equal(summary.status, 'completed');
     assert.equal(summary.resumedAt.length, 4);
     assert.equal(summary.final.accuracy, refSummary.final.accuracy);
-    assert.ok(fs.readdirSync(dir).every((f) => !f.endsWith('.tmp') || f.startsWith(`.${CHECKPOINT_FILE}.`)), fs.readdirSync(dir).join(' '));
+    assert.ok(
+      fs.readdirSync(dir).every((f) => !f.endsWith('.tmp') || f.startsWith(`.${CHECKPOINT_FILE}.`)),
+      fs.readdirSync(dir).join(' '),
+    );
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${signal} stops at a step boundary, exits ${code} with one line, and resumes exactly`, async () => {
       const dir = path.join(tmp, signal);
       const child = start(['train', config, '--out', dir]);

@@ -39,7 +39,12 @@ function snapshot(dir: string): Record<string, string> {
     fs
       .readdirSync(dir)
       .sort()
-      .map((f) => [f, createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex')]),
+      .map((f) => [
+        f,
+        createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, f)))
+          .digest('hex'),
+      ]),
   );
 }
 

@@ -48,7 +48,8 @@ describe('hostile and broken input gives one line, never an internal error', () 
 
   it('config problems are exit 2 naming the field or file (validate and train agree)', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (const [k, prev] of ['b', 'c', 'd', 'e', 'f', 'g', 'h'].map((k, i) => [k, 'abcdefg'[i]])) bomb.push(`${k}: &${k} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    for (const [k, prev] of ['b', 'c', 'd', 'e', 'f', 'g', 'h'].map((k, i) => [k, 'abcdefg'[i]]))
+      bomb.push(`${k}: &${k} [${Array(9).fill(`*${prev}`).join(',')}]`);
     const chain = Array.from({ length: 40 }, (_, i) => write(`chain/c${i}.json`, JSON.stringify(i === 39 ? { extends: BASE } : { extends: `c${i + 1}.json` })));
     const deep = `{"extends": ${JSON.stringify(BASE)}, "tracking": ${'{"a":'.repeat(200)}1${'}'.repeat(200)}}`;
     assert.equal(spawnSync('mkfifo', [path.join(tmp, 'fifo.json')]).status, 0);
@@ -56,7 +57,11 @@ describe('hostile and broken input gives one line, never an internal error', () 
       ['alias bomb', write('bomb.yaml', bomb.join('\n')), ['bomb.yaml', /alias/]],
       ['deep extends chain', chain[0], ['extends', /more than \d+ files deep/]],
       ['deep nesting', write('deep.json', deep), ['deep.json', /nested more than \d+ levels/]],
-      ['batch larger than the dataset', write('batch.json', JSON.stringify({ extends: BASE, training: { batchSize: 70000 } })), ['training.batchSize', '60000']],
+      [
+        'batch larger than the dataset',
+        write('batch.json', JSON.stringify({ extends: BASE, training: { batchSize: 70000 } })),
+        ['training.batchSize', '60000'],
+      ],
       ['name too long for a path', write('long.json', JSON.stringify({ extends: BASE, name: 'n'.repeat(300) })), ['name', /at most \d+ characters/]],
       ['a FIFO as config', path.join(tmp, 'fifo.json'), ['fifo.json', 'FIFO']],
       ['/dev/zero as extends target', write('zero.json', JSON.stringify({ extends: '/dev/zero' })), ['/dev/zero', 'not a regular file']],
@@ -98,7 +103,10 @@ describe('hostile and broken input gives one line, never an internal error', () 
     });
     expectOneLine(bnrun(['train', config(fifo), '--out', path.join(tmp, 'never'), '--no-progress']), 1, ['train-images-idx3-ubyte', 'FIFO']);
     expectOneLine(bnrun(['train', config(zero), '--out', path.join(tmp, 'never'), '--no-progress']), 1, ['train-images-idx3-ubyte', 'character device']);
-    expectOneLine(bnrun(['train', config(bomb), '--out', path.join(tmp, 'never'), '--no-progress']), 1, ['train-images-idx3-ubyte.gz', /decompresses to more than/]);
+    expectOneLine(bnrun(['train', config(bomb), '--out', path.join(tmp, 'never'), '--no-progress']), 1, [
+      'train-images-idx3-ubyte.gz',
+      /decompresses to more than/,
+    ]);
     assert.ok(!fs.existsSync(path.join(tmp, 'never')));
   });
 
@@ -114,7 +122,10 @@ describe('hostile and broken input gives one line, never an internal error', () 
       const r = bnrun(['train', cfg, '--out', path.join(mnt, 'run'), '--no-progress']);
       expectOneLine(r, 1, [/small-disk\/run\/checkpoint\.bin: could not write: no space left on the device.*\(ENOSPC\)/]);
       // The partial checkpoint's temporary file was removed, and the lock released.
-      assert.deepEqual(fs.readdirSync(path.join(mnt, 'run')).filter((f) => f.startsWith('.')), []);
+      assert.deepEqual(
+        fs.readdirSync(path.join(mnt, 'run')).filter((f) => f.startsWith('.')),
+        [],
+      );
     } finally {
       spawnSync('umount', [mnt]);
     }

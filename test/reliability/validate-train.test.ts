@@ -30,13 +30,25 @@ const inception = (inputShape: number[], classes: number) => ({
 const CASES: [string, Record<string, unknown>, RegExp][] = [
   ['mnist-shuffle', { data: { ...mnist, shuffle: 'none' }, model: mlp }, /data\.shuffle: mnist batches always shuffle fully/],
   ['mnist-distortion', { data: { ...mnist, distortion: 0.5 }, model: mlp }, /data\.distortion: mnist has no photometric distortion/],
-  ['mnist-batch-size', { data: mnist, model: mlp, training: { batchSize: 60001 } }, /training\.batchSize: 60001 is larger than mnist's 60000 training examples/],
+  [
+    'mnist-batch-size',
+    { data: mnist, model: mlp, training: { batchSize: 60001 } },
+    /training\.batchSize: 60001 is larger than mnist's 60000 training examples/,
+  ],
   ['mnist-input-size', { data: mnist, model: { ...mlp, inputSize: 100 } }, /model\.inputSize: mnist images are 28x28x1/],
   ['mnist-classes', { data: { dataset: 'fashion-mnist' }, model: inception([28, 28, 1], 5) }, /model\.classes: fashion-mnist has 10 classes/],
   // The example: validate said ok, train refused it at data time.
   ['imagenet-model-type', { data: { dataset: 'imagenet' }, model: mlp }, /model\.type: imagenet trains a convolutional network/],
-  ['imagenet-square-input', { data: { dataset: 'imagenet', path: '/nonexistent' }, model: inception([32, 24, 3], 3) }, /model\.inputShape: ImageNet crops are square/],
-  ['imagenet-rgb-input', { data: { dataset: 'imagenet', path: '/nonexistent' }, model: inception([32, 32, 1], 3) }, /model\.inputShape: ImageNet images are RGB/],
+  [
+    'imagenet-square-input',
+    { data: { dataset: 'imagenet', path: '/nonexistent' }, model: inception([32, 24, 3], 3) },
+    /model\.inputShape: ImageNet crops are square/,
+  ],
+  [
+    'imagenet-rgb-input',
+    { data: { dataset: 'imagenet', path: '/nonexistent' }, model: inception([32, 32, 1], 3) },
+    /model\.inputShape: ImageNet images are RGB/,
+  ],
   ['imagenet-path', { data: { dataset: 'imagenet' }, model: inception([32, 32, 3], 3) }, /data\.path: set it to the ImageNet root/],
   [
     'inception-geometry',

@@ -154,7 +154,10 @@ describe('training on ImageNet (a tiny tree of real JPEGs)', () => {
   it('logs every evaluation on val, the tracked units, and ends with Algorithm 2', () => {
     const metrics = rows(reference, 'metrics.csv');
     const evalSteps = Array.from({ length: STEPS / 4 + 1 }, (_, i) => i * 4);
-    assert.deepEqual(metrics.map((r) => Number(r.step)), evalSteps);
+    assert.deepEqual(
+      metrics.map((r) => Number(r.step)),
+      evalSteps,
+    );
     for (const r of metrics) {
       const acc = Number(r.test_accuracy);
       assert.ok(acc >= 0 && acc <= 1, JSON.stringify(r));
@@ -189,7 +192,10 @@ describe('training on ImageNet (a tiny tree of real JPEGs)', () => {
 
   it('SIGINT mid-run saves the stream position; the resumed run continues the same data order', async () => {
     const dir = path.join(tmp, 'interrupted');
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'train', config('tiny'), '--out', dir, '--no-progress'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'train', config('tiny'), '--out', dir, '--no-progress'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout?.resume();
@@ -208,7 +214,8 @@ describe('training on ImageNet (a tiny tree of real JPEGs)', () => {
     const resumed = train(['train', '--resume', dir]);
     assert.equal(resumed.status, 0, resumed.stderr);
     // Losses depend on every batch's images and augmentation: equal rows mean the same batches, in the same order.
-    for (const file of ['metrics.csv', 'activations.csv']) assert.deepEqual(rows(dir, file), rows(reference, file), `${file} differs from the uninterrupted run`);
+    for (const file of ['metrics.csv', 'activations.csv'])
+      assert.deepEqual(rows(dir, file), rows(reference, file), `${file} differs from the uninterrupted run`);
     const s = summaryOf(dir);
     assert.equal(s.status, 'completed');
     assert.deepEqual(s.resumedAt, [k]);
@@ -217,11 +224,17 @@ describe('training on ImageNet (a tiny tree of real JPEGs)', () => {
 
   it('a flat val/ with data.valLabels evaluates every labelled image', () => {
     const dir = path.join(tmp, 'flat-run');
-    const cfg = config('flat', { data: { dataset: 'imagenet', path: flat, valLabels: 'val.txt' }, training: { steps: 2, batchSize: BATCH, evalEvery: 1, populationBatches: 1 } });
+    const cfg = config('flat', {
+      data: { dataset: 'imagenet', path: flat, valLabels: 'val.txt' },
+      training: { steps: 2, batchSize: BATCH, evalEvery: 1, populationBatches: 1 },
+    });
     const r = train(['train', cfg, '--out', dir]);
     assert.equal(r.status, 0, r.stderr);
     const metrics = rows(dir, 'metrics.csv');
-    assert.deepEqual(metrics.map((m) => Number(m.step)), [0, 1, 2]);
+    assert.deepEqual(
+      metrics.map((m) => Number(m.step)),
+      [0, 1, 2],
+    );
     // The same 12 images in the same order with the same labels, and the same initial weights: the same step-0 evaluation.
     const first = (rs: Record<string, string>[]) => ({ loss: rs[0].test_loss, accuracy: rs[0].test_accuracy });
     assert.deepEqual(first(metrics), first(rows(reference, 'metrics.csv')));
@@ -240,7 +253,10 @@ describe('ImageNet configs and trees', () => {
     for (const key of ['valLabels', 'valSynsets']) {
       const r = ConfigSchema.safeParse({ name: 'm', data: { dataset: 'mnist', [key]: 'val.txt' }, model: { type: 'mlp' } });
       assert.ok(!r.success, key);
-      assert.deepEqual(r.error.issues.map((i) => i.path.join('.')), [`data.${key}`]);
+      assert.deepEqual(
+        r.error.issues.map((i) => i.path.join('.')),
+        [`data.${key}`],
+      );
       assert.match(r.error.issues[0].message, /applies to imagenet/);
     }
   });

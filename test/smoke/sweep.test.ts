@@ -58,7 +58,10 @@ describe('bnrun sweep configs/ci/ (real MNIST)', () => {
     const started = lines.map((l, i) => (/ started \(300 steps\)$/.test(l) ? i : -1)).filter((i) => i >= 0);
     const finished = lines.findIndex((l) => / completed \(/.test(l));
     assert.equal(started.length, 2, first.stdout);
-    assert.ok(started.every((i) => i < finished), first.stdout);
+    assert.ok(
+      started.every((i) => i < finished),
+      first.stdout,
+    );
     // One line per evaluation per run.
     assert.equal(lines.filter((l) => /^ci-mnist-bn +step \d+\/300 +test acc/.test(l)).length, 4, first.stdout);
   });
@@ -120,7 +123,11 @@ describe('bnrun sweep: SIGINT mid-sweep, then a rerun resumes', () => {
       assert.match(again.stdout, new RegExp(`${name} +resumed at step [1-9]\\d*/1500`));
       assert.equal(summary(dir).status, 'completed');
       assert.equal(summary(dir).resumedAt.length, 1);
-      assert.deepEqual(steps(dir), Array.from({ length: 11 }, (_, i) => i * 150), `${name}: every evaluation once`);
+      assert.deepEqual(
+        steps(dir),
+        Array.from({ length: 11 }, (_, i) => i * 150),
+        `${name}: every evaluation once`,
+      );
     }
   });
 });
@@ -138,11 +145,17 @@ describe('bnrun sweep: seeds', () => {
     assert.equal(seedOf('seeds'), 1);
     assert.equal(seedOf('seeds-seed2'), 2);
     // Two seeds, two different curves.
-    assert.notDeepEqual(readCsv(path.join(out, 'seeds', 'metrics.csv')).map((x) => x.test_accuracy), readCsv(path.join(out, 'seeds-seed2', 'metrics.csv')).map((x) => x.test_accuracy));
+    assert.notDeepEqual(
+      readCsv(path.join(out, 'seeds', 'metrics.csv')).map((x) => x.test_accuracy),
+      readCsv(path.join(out, 'seeds-seed2', 'metrics.csv')).map((x) => x.test_accuracy),
+    );
     const cmp = bnrun(['compare', out, '--format', 'json', '--no-plots']);
     assert.equal(cmp.status, 0, cmp.stderr);
     const rows = (JSON.parse(cmp.stdout) as { sections: { rows: { name: string; seeds: number[] }[] }[] }).sections.flatMap((s) => s.rows);
-    assert.deepEqual(rows.map((x) => [x.name, x.seeds]), [['seeds', [1, 2]]]);
+    assert.deepEqual(
+      rows.map((x) => [x.name, x.seeds]),
+      [['seeds', [1, 2]]],
+    );
     // One row for both seeds: the seed count, then the seed list (compare's columns).
     assert.match(r.stdout, /^seeds +2 +1,2 /m);
   });
@@ -175,7 +188,10 @@ describe('bnrun sweep: exit codes', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /no-data +failed: exit 1: bnrun: .*no-such-dir/);
     assert.equal(summary(path.join(out, 'fine')).status, 'completed');
-    assert.ok(errors(r.stderr).some((l) => /^bnrun: no-data: failed: .*no-such-dir/.test(l)), r.stderr);
+    assert.ok(
+      errors(r.stderr).some((l) => /^bnrun: no-data: failed: .*no-such-dir/.test(l)),
+      r.stderr,
+    );
   });
 });
 

@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bnrun, readCsv, ROOT } from '../cli';
 
-
 interface Summary {
   status: string;
   steps: number;
@@ -42,7 +41,10 @@ describe('smoke training on real MNIST (configs/ci)', () => {
 
   it('logs an evaluation at step 0 and every evalEvery steps', () => {
     for (const { metrics } of Object.values(runs)) {
-      assert.deepEqual(metrics.map((r) => Number(r.step)), [0, 100, 200, 300]);
+      assert.deepEqual(
+        metrics.map((r) => Number(r.step)),
+        [0, 100, 200, 300],
+      );
       for (const r of metrics.slice(1)) {
         assert.ok(Number(r.train_loss) > 0 && Number(r.test_loss) > 0);
         assert.equal(Number(r.lr), 0.5);
@@ -81,7 +83,7 @@ describe('smoke training on real MNIST (configs/ci)', () => {
     assert.equal(runs['mnist-baseline'].summary.final?.movingAverage, null);
   });
 
-  it('a target of the baseline\'s best accuracy (baselineMax) is resolved and its first step recorded', () => {
+  it("a target of the baseline's best accuracy (baselineMax) is resolved and its first step recorded", () => {
     const base = runs['mnist-baseline'];
     const cfg = path.join(tmp, 'target.json');
     fs.writeFileSync(cfg, JSON.stringify({ extends: path.join(ROOT, 'configs/ci/mnist-bn.json'), name: 'ci-target', target: { baselineMax: base.dir } }));
@@ -129,7 +131,10 @@ describe('divergence', () => {
     try {
       // A ReLU net at learning rate 50 overflows within a few steps (sigmoids would only saturate).
       const cfg = path.join(tmp, 'diverge.yaml');
-      fs.writeFileSync(cfg, `extends: ${path.join(ROOT, 'configs/ci/mnist-baseline.json')}\nname: diverge\nmodel:\n  activation: relu\noptimizer:\n  learningRate: 50\n`);
+      fs.writeFileSync(
+        cfg,
+        `extends: ${path.join(ROOT, 'configs/ci/mnist-baseline.json')}\nname: diverge\nmodel:\n  activation: relu\noptimizer:\n  learningRate: 50\n`,
+      );
       const dir = path.join(tmp, 'run');
       const r = bnrun(['train', cfg, '--out', dir, '--no-progress']);
       assert.equal(r.status, 1);

@@ -32,19 +32,33 @@ it('an explicit cpu or wasm request gets that backend', async () => {
   assert.equal(tf.getBackend(), 'wasm');
 });
 
-it('auto without a native package: wasm, and the reason names each missing package', { skip: noNative ? false : 'a native TensorFlow package is installed' }, async () => {
-  const b = await selectBackend('auto');
-  assert.equal(b.name, 'wasm');
-  assert.equal(b.provider, '@tensorflow/tfjs-backend-wasm');
-  for (const p of NATIVE) assert.ok(b.reason.includes(`${p} not installed`), b.reason);
-  await assert.rejects(selectBackend('tensorflow'), (e: unknown) => e instanceof ConfigError && /--backend tensorflow: .*not installed; install @tensorflow\/tfjs-node/.test(e.message));
-});
+it(
+  'auto without a native package: wasm, and the reason names each missing package',
+  { skip: noNative ? false : 'a native TensorFlow package is installed' },
+  async () => {
+    const b = await selectBackend('auto');
+    assert.equal(b.name, 'wasm');
+    assert.equal(b.provider, '@tensorflow/tfjs-backend-wasm');
+    for (const p of NATIVE) assert.ok(b.reason.includes(`${p} not installed`), b.reason);
+    await assert.rejects(
+      selectBackend('tensorflow'),
+      (e: unknown) => e instanceof ConfigError && /--backend tensorflow: .*not installed; install @tensorflow\/tfjs-node/.test(e.message),
+    );
+  },
+);
 
-it('auto with wasm unavailable falls back to cpu; --backend wasm is then refused', { skip: noNative ? false : 'a native TensorFlow package is installed' }, async () => {
-  await tf.setBackend('cpu');
-  tf.removeBackend('wasm');
-  const b = await selectBackend('auto');
-  assert.equal(b.name, 'cpu');
-  assert.match(b.reason, /wasm failed to initialise/);
-  await assert.rejects(selectBackend('wasm'), (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && /--backend wasm: the backend failed to initialise/.test(e.message));
-});
+it(
+  'auto with wasm unavailable falls back to cpu; --backend wasm is then refused',
+  { skip: noNative ? false : 'a native TensorFlow package is installed' },
+  async () => {
+    await tf.setBackend('cpu');
+    tf.removeBackend('wasm');
+    const b = await selectBackend('auto');
+    assert.equal(b.name, 'cpu');
+    assert.match(b.reason, /wasm failed to initialise/);
+    await assert.rejects(
+      selectBackend('wasm'),
+      (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && /--backend wasm: the backend failed to initialise/.test(e.message),
+    );
+  },
+);

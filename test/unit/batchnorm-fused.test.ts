@@ -90,7 +90,12 @@ async function trainOnce(backend: string, shape: number[], seed: number): Promis
 }
 
 describe('fused BN kernels (wasm) against the op-built transform (cpu)', () => {
-  for (const shape of [[60, 100], [8, 5], [16, 6, 6, 8], [3, 7, 7, 32]]) {
+  for (const shape of [
+    [60, 100],
+    [8, 5],
+    [16, 6, 6, 8],
+    [3, 7, 7, 32],
+  ]) {
     it(`${JSON.stringify(shape)}: y, dl/dx, dl/dgamma, dl/dbeta and the moving averages agree within ${TOL} normwise`, async () => {
       registerKernels();
       const ops = await trainOnce('cpu', shape, shape.length * 100 + shape[0]);
@@ -109,13 +114,29 @@ describe('the fused kernels on plain arrays', () => {
     const x = Float32Array.from([1, 10, -2, 3, 10, 2, 5, 10, 0, 7, 10, 4]); // m = 4; channel 1 is constant
     const gamma = Float32Array.from([2, 1, 0.5]);
     const beta = Float32Array.from([1, -1, 0]);
-    const o = { y: new Float32Array(12), xhat: new Float32Array(12), invStd: new Float32Array(c), movingMean: new Float32Array(c), movingVariance: new Float32Array(c) };
+    const o = {
+      y: new Float32Array(12),
+      xhat: new Float32Array(12),
+      invStd: new Float32Array(c),
+      movingMean: new Float32Array(c),
+      movingVariance: new Float32Array(c),
+    };
     bnForwardInto(o, x, gamma, beta, Float32Array.from([0, 0, 0]), Float32Array.from([1, 1, 1]), { epsilon: 1e-3, decay: 0.9 });
     // channel 0: mu 4, sigma2 (9+1+1+9)/4 = 5; channel 2: mu 1, sigma2 (9+1+1+9)/4 = 5; channel 1: mu 10, sigma2 0
     const inv = 1 / Math.sqrt(5.001);
     assertNormwise(o.invStd, [inv, 1 / Math.sqrt(0.001), inv], 'invStd', 1e-7);
-    assertNormwise(Array.from(o.xhat).filter((_, k) => k % c === 0), [-3, -1, 1, 3].map((d) => d * inv), 'xhat', 1e-7);
-    assertNormwise(Array.from(o.y).filter((_, k) => k % c === 1), [-1, -1, -1, -1], 'y of the constant channel', 1e-7);
+    assertNormwise(
+      Array.from(o.xhat).filter((_, k) => k % c === 0),
+      [-3, -1, 1, 3].map((d) => d * inv),
+      'xhat',
+      1e-7,
+    );
+    assertNormwise(
+      Array.from(o.y).filter((_, k) => k % c === 1),
+      [-1, -1, -1, -1],
+      'y of the constant channel',
+      1e-7,
+    );
     assertNormwise(o.movingMean, [0.4, 1, 0.1], 'moving mean', 1e-6);
     assertNormwise(o.movingVariance, [0.9 + 0.5, 0.9, 0.9 + 0.5], 'moving variance', 1e-6);
   });
@@ -146,7 +167,12 @@ describe('the fused kernels on plain arrays', () => {
         dg += dy[k] * xhat[k];
       }
       const want = Array.from({ length: m }, (_, i) => dy[i * c + j] * gamma[j] * invStd[j] + (dsigma2 * 2 * xhat[i * c + j]) / invStd[j] / m + dmu / m);
-      assertNormwise(Array.from({ length: m }, (_, i) => dx[i * c + j]), want, `dx channel ${j}`, 1e-6);
+      assertNormwise(
+        Array.from({ length: m }, (_, i) => dx[i * c + j]),
+        want,
+        `dx channel ${j}`,
+        1e-6,
+      );
       assertNormwise([dgamma[j], dbeta[j]], [dg, db], `dgamma, dbeta channel ${j}`, 1e-6);
     }
   });

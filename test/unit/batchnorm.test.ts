@@ -164,7 +164,9 @@ function assertClose(actual: ArrayLike<number>, expected: readonly number[], wha
     }
   }
   if (worst >= 0) {
-    assert.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (error ${Math.abs(actual[worst] - expected[worst]).toExponential(2)}, ${worstRatio.toFixed(1)}x the tolerance)`);
+    assert.fail(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (error ${Math.abs(actual[worst] - expected[worst]).toExponential(2)}, ${worstRatio.toFixed(1)}x the tolerance)`,
+    );
   }
 }
 
@@ -218,10 +220,23 @@ describe('float64 reference (sanity)', () => {
       const close = (got: number, want: number, what: string) =>
         assert.ok(Math.abs(got - want) <= 1e-6 + 1e-6 * Math.abs(want), `${JSON.stringify(shape)} ${what}: chain rule ${want}, finite difference ${got}`);
       const xEntries = n <= 6 ? Array.from({ length: n }, (_, k) => k) : [0, n - 1, rng.int(n), rng.int(n)];
-      for (const j of xEntries) close(fd((d) => loss64(bump(x, j, d), C, gamma, beta, EPS, r)), dx[j], `dl/dx[${j}]`);
+      for (const j of xEntries)
+        close(
+          fd((d) => loss64(bump(x, j, d), C, gamma, beta, EPS, r)),
+          dx[j],
+          `dl/dx[${j}]`,
+        );
       for (const c of [0, C - 1]) {
-        close(fd((d) => loss64(x, C, bump(gamma, c, d), beta, EPS, r)), dgamma[c], `dl/dgamma[${c}]`);
-        close(fd((d) => loss64(x, C, gamma, bump(beta, c, d), EPS, r)), dbeta[c], `dl/dbeta[${c}]`);
+        close(
+          fd((d) => loss64(x, C, bump(gamma, c, d), beta, EPS, r)),
+          dgamma[c],
+          `dl/dgamma[${c}]`,
+        );
+        close(
+          fd((d) => loss64(x, C, gamma, bump(beta, c, d), EPS, r)),
+          dbeta[c],
+          `dl/dbeta[${c}]`,
+        );
       }
     }
   });
@@ -381,7 +396,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     describe('inference is one affine map per activation (Algorithm 2, step 11)', () => {
       for (const mode of ['population', 'moving'] as const) {
-        for (const shape of [[60, 7], [4, 3, 5, 6]]) {
+        for (const shape of [
+          [60, 7],
+          [4, 3, 5, 6],
+        ]) {
           it(`${mode}, ${JSON.stringify(shape)}: y = x*s + t, s = gamma/sqrt(Var+eps), t = beta - s*E[x]; per-example deterministic`, () => {
             const rng = new TestRng(5 + shape.length + (mode === 'moving' ? 10 : 0));
             const C = shape[shape.length - 1];
@@ -480,7 +498,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     describe('moving averages', () => {
-      for (const shape of [[60, 7], [2, 3], [5, 4, 3, 6]]) {
+      for (const shape of [
+        [60, 7],
+        [2, 3],
+        [5, 4, 3, 6],
+      ]) {
         for (const decay of [0.9, 0.99]) {
           it(`${JSON.stringify(shape)}, decay ${decay}: after one train forward, mean = (1-d) mu_B, variance = d + (1-d) sigma2_B`, () => {
             const rng = new TestRng(7 + shape.length + decay * 100);
@@ -503,8 +525,16 @@ for (const backend of ['cpu', 'wasm'] as const) {
               tf.variableGrads(() => tf.sum(bn.apply(x, 'train')) as tf.Scalar, bn.trainable);
             });
             const m2 = moments64(x2, C);
-            assertClose(read(bn.movingMean), mean1.map((v, c) => decay * v + (1 - decay) * m2.mu[c]), 'movingMean after 2 steps');
-            assertClose(read(bn.movingVariance), var1.map((v, c) => decay * v + (1 - decay) * m2.sigma2[c]), 'movingVariance after 2 steps');
+            assertClose(
+              read(bn.movingMean),
+              mean1.map((v, c) => decay * v + (1 - decay) * m2.mu[c]),
+              'movingMean after 2 steps',
+            );
+            assertClose(
+              read(bn.movingVariance),
+              var1.map((v, c) => decay * v + (1 - decay) * m2.sigma2[c]),
+              'movingVariance after 2 steps',
+            );
             disposeBn(bn);
           });
         }

@@ -134,11 +134,17 @@ describe('finding and loading runs', () => {
     const killed = by.get('mnist-bn-killed');
     assert.equal(killed?.status, 'incomplete');
     assert.equal(killed?.lastStep, 200);
-    assert.deepEqual(killed?.evals.map((e) => e.step), [0, 100, 200]);
+    assert.deepEqual(
+      killed?.evals.map((e) => e.step),
+      [0, 100, 200],
+    );
     const lr5 = by.get('mnist-bn-lr5');
     assert.equal(lr5?.status, 'diverged');
     assert.equal(lr5?.divergedAt, 137);
-    assert.deepEqual(lr5?.evals.map((e) => e.step), [0, 100]);
+    assert.deepEqual(
+      lr5?.evals.map((e) => e.step),
+      [0, 100],
+    );
     assert.equal(by.get('imagenet/inception')?.info.modelType, 'inception');
     assert.equal(by.get('mnist-bn-s2')?.info.seed, 2);
     assert.equal(by.get('mnist-baseline')?.activations.length, 12);
@@ -150,7 +156,10 @@ describe('finding and loading runs', () => {
     fs.mkdirSync(path.join(dir, 'orphan'));
     fs.copyFileSync(path.join(FIXTURES, 'mnist-baseline', 'metrics.csv'), path.join(dir, 'orphan', 'metrics.csv'));
     const { runs, problems } = loadRuns(dir);
-    assert.deepEqual(runs.map((r) => r.id), ['mnist-baseline']);
+    assert.deepEqual(
+      runs.map((r) => r.id),
+      ['mnist-baseline'],
+    );
     assert.deepEqual(
       problems.map((p) => p.message.slice(dir.length + 1)),
       ['mnist-bn-s1: skipped: metrics.csv has no evaluated rows', 'orphan: skipped: no config.json'],
@@ -173,7 +182,10 @@ describe('the comparison table', () => {
   const c = buildComparison(runs);
 
   it('compares each dataset apart, in name order, and says so', () => {
-    assert.deepEqual(c.sections.map((s) => s.dataset), ['fashion-mnist', 'imagenet', 'mnist']);
+    assert.deepEqual(
+      c.sections.map((s) => s.dataset),
+      ['fashion-mnist', 'imagenet', 'mnist'],
+    );
     assert.deepEqual(c.notes, ['runs on 3 datasets (fashion-mnist, imagenet, mnist): each dataset is compared separately']);
   });
 
@@ -184,7 +196,10 @@ describe('the comparison table', () => {
     assert.equal(s.target, 0.9);
     assert.equal(s.targetFrom, 'baseline');
     assert.equal(s.baselineSteps, 400);
-    assert.deepEqual(s.rows.map((r) => r.label), ['mnist-baseline', 'mnist-bn', 'mnist-bn-killed', 'mnist-bn-lr5']);
+    assert.deepEqual(
+      s.rows.map((r) => r.label),
+      ['mnist-baseline', 'mnist-bn', 'mnist-bn-killed', 'mnist-bn-lr5'],
+    );
 
     const base = row(s, 'mnist-baseline');
     assert.equal(base.isBaseline, true);
@@ -193,7 +208,10 @@ describe('the comparison table', () => {
 
     const bn = row(s, 'mnist-bn');
     assert.deepEqual(bn.seeds, [1, 2]);
-    assert.deepEqual(bn.runs.map((r) => r.stepsToTarget), [200, 100]);
+    assert.deepEqual(
+      bn.runs.map((r) => r.stepsToTarget),
+      [200, 100],
+    );
     assert.equal(bn.reached, 2);
     assert.deepEqual(bn.stepsToTarget, { mean: 150, min: 100, max: 200, n: 2 });
     // 400 / 150 for the group; 400/200 and 400/100 for the seeds.
@@ -219,7 +237,10 @@ describe('the comparison table', () => {
     const s = section(c, 'imagenet');
     assert.equal(s.baseline, 'inception');
     assert.equal(s.target, 0.62);
-    assert.deepEqual(s.rows.map((r) => r.label), ['inception', 'bn-x5', 'bn-x5-sigmoid']);
+    assert.deepEqual(
+      s.rows.map((r) => r.label),
+      ['inception', 'bn-x5', 'bn-x5-sigmoid'],
+    );
     const inc = row(s, 'inception');
     assert.equal(inc.published?.steps, 31.0e6);
     assert.equal(inc.published?.maxAccuracy, 0.722);
@@ -237,20 +258,17 @@ describe('the comparison table', () => {
   });
 
   it('has every published number of the paper', () => {
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(PUBLISHED).map(([k, p]) => [k, [p.steps, p.maxAccuracy]])),
-      {
-        'mnist-baseline': [null, null],
-        'mnist-bn': [null, null],
-        inception: [31.0e6, 0.722],
-        'bn-baseline': [13.3e6, 0.727],
-        'bn-x5': [2.1e6, 0.73],
-        'bn-x30': [2.7e6, 0.748],
-        'bn-x5-sigmoid': ['never', 0.698],
-        'inception-x5': ['diverges', null],
-        'inception-sigmoid': ['never', null],
-      },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(PUBLISHED).map(([k, p]) => [k, [p.steps, p.maxAccuracy]])), {
+      'mnist-baseline': [null, null],
+      'mnist-bn': [null, null],
+      inception: [31.0e6, 0.722],
+      'bn-baseline': [13.3e6, 0.727],
+      'bn-x5': [2.1e6, 0.73],
+      'bn-x30': [2.7e6, 0.748],
+      'bn-x5-sigmoid': ['never', 0.698],
+      'inception-x5': ['diverges', null],
+      'inception-sigmoid': ['never', null],
+    });
     assert.match(PUBLISHED['mnist-bn'].note, /faster.*higher/);
     assert.match(PUBLISHED['inception-sigmoid'].note, /chance/);
   });
@@ -302,7 +320,10 @@ describe('the comparison table', () => {
   });
 
   it('--baseline naming no group is a usage error', () => {
-    assert.throws(() => buildComparison(runs, { baseline: 'nope' }), (e: unknown) => e instanceof ConfigError && /--baseline nope: no run group/.test(e.message));
+    assert.throws(
+      () => buildComparison(runs, { baseline: 'nope' }),
+      (e: unknown) => e instanceof ConfigError && /--baseline nope: no run group/.test(e.message),
+    );
   });
 
   it('keeps runs of one name but different configs apart, labelled by the difference', () => {
@@ -312,11 +333,10 @@ describe('the comparison table', () => {
     cfg.optimizer.learningRate = 2;
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     const v = buildComparison(loadRuns(dir).runs);
-    assert.deepEqual(section(v, 'mnist').rows.map((r) => r.label), [
-      'mnist-baseline',
-      'mnist-bn {optimizer.learningRate=0.5}',
-      'mnist-bn {optimizer.learningRate=2}',
-    ]);
+    assert.deepEqual(
+      section(v, 'mnist').rows.map((r) => r.label),
+      ['mnist-baseline', 'mnist-bn {optimizer.learningRate=0.5}', 'mnist-bn {optimizer.learningRate=2}'],
+    );
     assert.deepEqual(v.notes, ['mnist: runs named mnist-bn differ in optimizer.learningRate: compared as 2 groups']);
   });
 
@@ -377,7 +397,9 @@ describe('the comparison table', () => {
     fs.writeFileSync(m, fs.readFileSync(m, 'utf8').trim().split('\n').slice(0, -2).join('\n') + '\n');
     fs.rmSync(path.join(dir, 'mnist-bn-s2', 'summary.json'));
     const s = section(buildComparison(loadRuns(dir).runs), 'mnist');
-    assert.deepEqual(s.notes, ['mnist: runs of unequal length: mnist-bn seed 2 300 steps (incomplete); the others 500: max and final accuracy cover different spans']);
+    assert.deepEqual(s.notes, [
+      'mnist: runs of unequal length: mnist-bn seed 2 300 steps (incomplete); the others 500: max and final accuracy cover different spans',
+    ]);
   });
 
   it('prints no paper speed-ups in a section without a baseline', () => {
@@ -403,7 +425,10 @@ describe('the comparison table', () => {
     cfg.data.path = '/elsewhere';
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     const g = buildComparison(loadRuns(dir).runs);
-    assert.deepEqual(section(g, 'mnist').rows.map((r) => [r.label, r.seeds]), [['mnist-bn', [1, 2]]]);
+    assert.deepEqual(
+      section(g, 'mnist').rows.map((r) => [r.label, r.seeds]),
+      [['mnist-bn', [1, 2]]],
+    );
   });
 });
 
@@ -427,7 +452,14 @@ describe('output formats', () => {
     assert.ok(rowBn);
     // Left-aligned text starts with its column, right-aligned numbers end with theirs.
     assert.equal(rowBn.indexOf('1,2'), dashes[2].start);
-    const cellsBn: [number, string][] = [[1, '2'], [3, '150 [100-200]'], [4, '2.67x [2.00-4.00]'], [5, '95.50 [95.00-96.00]'], [6, '450 [400-500]'], [7, '95.60 [95.10-96.10]']];
+    const cellsBn: [number, string][] = [
+      [1, '2'],
+      [3, '150 [100-200]'],
+      [4, '2.67x [2.00-4.00]'],
+      [5, '95.50 [95.00-96.00]'],
+      [6, '450 [400-500]'],
+      [7, '95.60 [95.10-96.10]'],
+    ];
     for (const [i, cell] of cellsBn) {
       assert.equal(rowBn.indexOf(cell, dashes[i].start) + cell.length, dashes[i].end, cell);
     }
@@ -440,7 +472,10 @@ describe('output formats', () => {
     assert.match(text, /^bn-x5 +1 +0 +2000 +2\.00x +67\.00 +4000 +67\.00 +completed +2\.1e6 +14\.76x +73\.0%$/m);
     assert.match(text, /^bn-x5-sigmoid +1 +0 +never +- +58\.00 +4000 +58\.00 +completed +never +- +69\.8%$/m);
     assert.match(text, /^fashion-bn +1 +1 +- +- +80\.00 +200 +80\.00 +completed$/m);
-    assert.match(text, /^network +seeds +seed list +steps to target +speed-up +max acc % +at step +final acc % +status +paper: steps to 72\.2% +paper: speed-up +paper: max acc$/m);
+    assert.match(
+      text,
+      /^network +seeds +seed list +steps to target +speed-up +max acc % +at step +final acc % +status +paper: steps to 72\.2% +paper: speed-up +paper: max acc$/m,
+    );
     assert.match(text, /^final acc = the evaluation after the last step \(BN nets: Algorithm 2 population statistics/m);
     assert.match(text, /paper, Figure 1\(a\) \(MNIST\): no numbers published/);
     assert.match(text, /mean \[min-max\] over seeds/);
@@ -459,7 +494,10 @@ describe('output formats', () => {
       [bn.dataset, bn.baseline, bn.target, bn.seeds, bn.runs, bn.reached, bn.steps_to_target, bn.steps_to_target_min, bn.steps_to_target_max],
       ['mnist', 'mnist-baseline', '0.9', '1 2', '2', '2', '150', '100', '200'],
     );
-    assert.deepEqual([bn.speedup, bn.speedup_min, bn.speedup_max, bn.max_accuracy, bn.max_accuracy_min, bn.max_accuracy_max], ['2.66666666667', '2', '4', '0.955', '0.95', '0.96']);
+    assert.deepEqual(
+      [bn.speedup, bn.speedup_min, bn.speedup_max, bn.max_accuracy, bn.max_accuracy_min, bn.max_accuracy_max],
+      ['2.66666666667', '2', '4', '0.955', '0.95', '0.96'],
+    );
     const x5 = t.rows.find((r) => r.network === 'bn-x5');
     assert.deepEqual([x5?.paper, x5?.paper_steps_to_target, x5?.paper_target, x5?.paper_max_accuracy], ['bn-x5', '2100000', '0.722', '0.73']);
     const lr5 = t.rows.find((r) => r.network === 'mnist-bn-lr5');
@@ -468,13 +506,19 @@ describe('output formats', () => {
 
   it('json: the whole comparison and the problems', () => {
     const j = JSON.parse(formatComparison(c, 'json', problems)) as { sections: Section[]; notes: string[]; problems: string[] };
-    assert.deepEqual(j.sections.map((s) => s.dataset), ['fashion-mnist', 'imagenet', 'mnist']);
+    assert.deepEqual(
+      j.sections.map((s) => s.dataset),
+      ['fashion-mnist', 'imagenet', 'mnist'],
+    );
     const bn = row(j.sections[2], 'mnist-bn');
     assert.deepEqual(bn.stepsToTarget, { mean: 150, min: 100, max: 200, n: 2 });
-    assert.deepEqual(bn.runs.map((r) => [r.id, r.seed, r.stepsToTarget, r.speedup]), [
-      ['mnist-bn-s1', 1, 200, 2],
-      ['mnist-bn-s2', 2, 100, 4],
-    ]);
+    assert.deepEqual(
+      bn.runs.map((r) => [r.id, r.seed, r.stepsToTarget, r.speedup]),
+      [
+        ['mnist-bn-s1', 1, 200, 2],
+        ['mnist-bn-s2', 2, 100, 4],
+      ],
+    );
     assert.equal(j.problems.length, 2);
   });
 

@@ -277,7 +277,16 @@ describe('extends', () => {
   it('a missing parent is a ConfigError naming the parent file, the child and the directory extends is relative to', () => {
     const child = write('orphan/child.json', JSON.stringify({ extends: 'no-such-parent.json', name: 'x' }));
     const dir = path.dirname(child);
-    expectConfigError(() => loadConfig(child), ['no-such-parent.json', 'not found', 'child.json', 'relative to', path.relative(process.cwd(), dir).startsWith('..') ? dir : path.relative(process.cwd(), dir)]);
+    expectConfigError(
+      () => loadConfig(child),
+      [
+        'no-such-parent.json',
+        'not found',
+        'child.json',
+        'relative to',
+        path.relative(process.cwd(), dir).startsWith('..') ? dir : path.relative(process.cwd(), dir),
+      ],
+    );
   });
 
   it('a parent path written relative to the working directory is resolved against the config and says so', () => {
@@ -425,7 +434,11 @@ const BAD: BadCase[] = [
   { file: 'decay-factor-big.json', body: withPatch({ optimizer: { decay: { factor: 1.5, every: 100 } } }), mentions: [at('optimizer.decay.factor')] },
   { file: 'decay-factor-zero.json', body: withPatch({ optimizer: { decay: { factor: 0, every: 100 } } }), mentions: [at('optimizer.decay.factor')] },
   { file: 'decay-every-missing.json', body: withPatch({ optimizer: { decay: { factor: 0.9 } } }), mentions: [at('optimizer.decay.every')] },
-  { file: 'decay-staircase-string.json', body: withPatch({ optimizer: { decay: { factor: 0.9, every: 5, staircase: 'no' } } }), mentions: [at('optimizer.decay.staircase')] },
+  {
+    file: 'decay-staircase-string.json',
+    body: withPatch({ optimizer: { decay: { factor: 0.9, every: 5, staircase: 'no' } } }),
+    mentions: [at('optimizer.decay.staircase')],
+  },
   // training
   { file: 'steps-zero.json', body: withPatch({ training: { steps: 0 } }), mentions: [at('training.steps')] },
   { file: 'steps-negative.json', body: withPatch({ training: { steps: -5 } }), mentions: [at('training.steps')] },

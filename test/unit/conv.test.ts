@@ -39,7 +39,11 @@ async function onBackend<T>(name: string, f: () => T): Promise<T> {
 }
 
 /** Gradients of sum(f(x, w) * dy) with respect to each input, as arrays. */
-function gradsOf(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: { values: Float32Array; shape: number[] }[], dy: { values: Float32Array; shape: number[] }): Float32Array[] {
+function gradsOf(
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: { values: Float32Array; shape: number[] }[],
+  dy: { values: Float32Array; shape: number[] },
+): Float32Array[] {
   return tf.tidy(() => {
     const ts = inputs.map((i) => tf.tensor(i.values, i.shape));
     const dyT = tf.tensor(dy.values, dy.shape);
@@ -170,7 +174,12 @@ describe('wasm conv2d gradients after registerWasmConvFixes match cpu', () => {
   it('the rotated filter loop is reverse over both spatial axes then a channel swap, bit for bit', async () => {
     await tf.setBackend('cpu');
     const rng = new TestRng(11);
-    for (const shape of [[3, 3, 4, 5], [1, 1, 3, 2], [5, 3, 2, 7], [2, 2, 1, 1]] as Shape4[]) {
+    for (const shape of [
+      [3, 3, 4, 5],
+      [1, 1, 3, 2],
+      [5, 3, 2, 7],
+      [2, 2, 1, 1],
+    ] as Shape4[]) {
       tf.tidy(() => {
         const w = tf.tensor(rng.array(size(shape)), shape) as tf.Tensor4D;
         const ref = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]).dataSync() as Float32Array;
@@ -192,7 +201,10 @@ describe('wasm conv2d gradients after registerWasmConvFixes match cpu', () => {
         const y = tf.conv2d(x, w, c.stride, c.pad);
         const dy = tf.tensor(rng.array(y.size), y.shape) as tf.Tensor4D;
         const info = tf.backend_util.computeConv2DInfo(c.x, wShape, c.stride, 1, c.pad);
-        const [dxRef, dwRef] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)))([x, w]);
+        const [dxRef, dwRef] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)))([
+          x,
+          w,
+        ]);
         const dw = conv2dFilterGradient(x, dy, info).dataSync() as Float32Array;
         const dx = conv2dInputGradient(dy, w, info).dataSync() as Float32Array;
         assertClose(dw, dwRef.dataSync() as Float32Array, 1e-4 * maxAbs(dwRef.dataSync() as Float32Array), `cpu dW ${label(c)}`);
@@ -207,7 +219,11 @@ describe('wasm conv2d gradients after registerWasmConvFixes match cpu', () => {
     const x = tf.randomNormal([2, 9, 9, 3]) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
-    for (const [s, p] of [[1, 'same'], [2, 'same'], [2, 'valid']] as const) {
+    for (const [s, p] of [
+      [1, 'same'],
+      [2, 'same'],
+      [2, 'valid'],
+    ] as const) {
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, p), 3, s, p)))([x, w]);
       tf.dispose(g);
     }
@@ -268,7 +284,10 @@ describe('wasm max-pool gradient after registerWasmConvFixes matches cpu', () =>
     const rng = new TestRng(5);
     for (const c of POOL_CASES) {
       tf.tidy(() => {
-        const x = tf.tensor(rng.array(size(c.x)).map((v) => v + c.shift), c.x) as tf.Tensor4D;
+        const x = tf.tensor(
+          rng.array(size(c.x)).map((v) => v + c.shift),
+          c.x,
+        ) as tf.Tensor4D;
         const y = tf.maxPool(x, c.size, c.stride, c.pad);
         const dy = tf.tensor(rng.array(y.size), y.shape) as tf.Tensor4D;
         const ref = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad), dy)))(x);
@@ -281,7 +300,6 @@ describe('wasm max-pool gradient after registerWasmConvFixes matches cpu', () =>
     }
   });
 });
-
 
 interface AvgCase {
   x: Shape4;
@@ -304,7 +322,18 @@ const AVG_CASES: AvgCase[] = [
 
 /** The exact gradient of avgPool (divisor: in-image count), in float64: dx[p] = sum over windows w containing p of dy[w] / count[w]. */
 function avgPoolGradReference(dy: Float32Array, info: ReturnType<typeof tf.backend_util.computePool2DInfo>): Float64Array {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: c,
+    outHeight: oh,
+    outWidth: ow,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const { top, left } = info.padInfo;
   const dx = new Float64Array(n * h * w * c);
   for (let b = 0; b < n; b++) {
@@ -315,7 +344,8 @@ function avgPoolGradReference(dy: Float32Array, info: ReturnType<typeof tf.backe
         for (let i = 0; i < fh; i++) if (oy * sh - top + i >= 0 && oy * sh - top + i < h) rows.push(oy * sh - top + i);
         for (let j = 0; j < fw; j++) if (ox * sw - left + j >= 0 && ox * sw - left + j < w) cols.push(ox * sw - left + j);
         const count = rows.length * cols.length;
-        for (const r of rows) for (const q of cols) for (let ch = 0; ch < c; ch++) dx[((b * h + r) * w + q) * c + ch] += dy[((b * oh + oy) * ow + ox) * c + ch] / count;
+        for (const r of rows)
+          for (const q of cols) for (let ch = 0; ch < c; ch++) dx[((b * h + r) * w + q) * c + ch] += dy[((b * oh + oy) * ow + ox) * c + ch] / count;
       }
     }
   }
@@ -337,7 +367,9 @@ describe('wasm average-pool gradient after registerWasmConvFixes', () => {
       const ref = Float32Array.from(avgPoolGradReference(dy.values, info));
       assertClose(wasm, ref, 1e-6 * maxAbs(ref), `dx ${name}`);
       // The function behind the kernel gives the same on the cpu backend.
-      const [cpuFormula] = await onBackend('cpu', () => tf.tidy(() => [avgPoolGradient(tf.tensor(dy.values, yShape) as tf.Tensor4D, info).dataSync() as Float32Array]));
+      const [cpuFormula] = await onBackend('cpu', () =>
+        tf.tidy(() => [avgPoolGradient(tf.tensor(dy.values, yShape) as tf.Tensor4D, info).dataSync() as Float32Array]),
+      );
       assertClose(cpuFormula, ref, 1e-6 * maxAbs(ref), `cpu dx ${name}`);
       // Where every window lies inside the image the stock kernel is right too, and agrees.
       if (c.pad === 'valid') {

@@ -28,7 +28,12 @@ function close(actual: Mat, expected: Mat, what: string): void {
 
 for (const backend of ['wasm', 'cpu']) {
   describe(`matMul gradient on ${backend}`, () => {
-    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ]) {
       it(`transposeA=${ta} transposeB=${tb}`, async () => {
         await tf.setBackend(backend);
         const rng = new Rng(ta ? (tb ? 4 : 3) : tb ? 2 : 1);

@@ -117,18 +117,39 @@ before(async () => {
   });
   const write = (name: string, lines: string[]) => fs.writeFileSync(path.join(FLAT, name), lines.join('\n') + '\n');
   write('pairs-wnid.txt', flatNames.map((n, i) => `${n} ${WNIDS[FLAT_CLASSES[i]]}`).reverse());
-  write('pairs-index.txt', flatNames.map((n, i) => `${n} ${FLAT_CLASSES[i]}`));
+  write(
+    'pairs-index.txt',
+    flatNames.map((n, i) => `${n} ${FLAT_CLASSES[i]}`),
+  );
   write('kaggle.csv', ['ImageId,PredictionString', ...flatNames.map((n, i) => `${n.replace('.JPEG', '')},${WNIDS[FLAT_CLASSES[i]]} 1 2 30 40`)]);
-  write('gt-sorted.txt', FLAT_CLASSES.map((c) => String(c + 1)));
+  write(
+    'gt-sorted.txt',
+    FLAT_CLASSES.map((c) => String(c + 1)),
+  );
   // Devkit-style ids: id k is the k-th line of the synset list, not the k-th sorted wnid.
   const synsets = [WNIDS[2], WNIDS[0], WNIDS[1]];
   write('synsets.txt', synsets);
   write('map_clsloc.txt', synsets.map((w, i) => `${w} ${i + 1} name_${i}`).reverse());
-  write('gt-devkit.txt', FLAT_CLASSES.map((c) => String(synsets.indexOf(WNIDS[c]) + 1)));
-  write('unknown-wnid.txt', flatNames.map((n, i) => `${n} ${i === 3 ? 'n09999999' : WNIDS[FLAT_CLASSES[i]]}`));
-  write('bad-index.txt', flatNames.map((n, i) => `${n} ${i === 2 ? 7 : FLAT_CLASSES[i]}`));
-  write('gt-short.txt', FLAT_CLASSES.slice(1).map((c) => String(c + 1)));
-  write('gt-zero.txt', FLAT_CLASSES.map((c, i) => String(i === 4 ? 0 : c + 1)));
+  write(
+    'gt-devkit.txt',
+    FLAT_CLASSES.map((c) => String(synsets.indexOf(WNIDS[c]) + 1)),
+  );
+  write(
+    'unknown-wnid.txt',
+    flatNames.map((n, i) => `${n} ${i === 3 ? 'n09999999' : WNIDS[FLAT_CLASSES[i]]}`),
+  );
+  write(
+    'bad-index.txt',
+    flatNames.map((n, i) => `${n} ${i === 2 ? 7 : FLAT_CLASSES[i]}`),
+  );
+  write(
+    'gt-short.txt',
+    FLAT_CLASSES.slice(1).map((c) => String(c + 1)),
+  );
+  write(
+    'gt-zero.txt',
+    FLAT_CLASSES.map((c, i) => String(i === 4 ? 0 : c + 1)),
+  );
 
   GRAD = path.join(tmp, 'grad');
   jobs.push(writeJpeg(path.join(GRAD, 'train', WNIDS[0], 'g.JPEG'), gradientPixels(), 160, 120));
@@ -142,9 +163,27 @@ before(async () => {
     for (let i = 0; i < px.length; i += 3) [px[i], px[i + 1], px[i + 2]] = [r, g, b];
     return sharp(px, { raw: { width: 40, height: 30, channels: 3 } });
   };
-  jobs.push(solid(200, 40, 60).toColourspace('cmyk').jpeg({ quality: 100 }).toFile(path.join(odd, 'a-cmyk.JPEG')).then(() => undefined));
-  jobs.push(solid(90, 90, 90).toColourspace('b-w').jpeg({ quality: 100 }).toFile(path.join(odd, 'b-grey.JPEG')).then(() => undefined));
-  jobs.push(solid(30, 160, 220).ensureAlpha(0.5).png().toFile(path.join(odd, 'c-alpha.png')).then(() => undefined));
+  jobs.push(
+    solid(200, 40, 60)
+      .toColourspace('cmyk')
+      .jpeg({ quality: 100 })
+      .toFile(path.join(odd, 'a-cmyk.JPEG'))
+      .then(() => undefined),
+  );
+  jobs.push(
+    solid(90, 90, 90)
+      .toColourspace('b-w')
+      .jpeg({ quality: 100 })
+      .toFile(path.join(odd, 'b-grey.JPEG'))
+      .then(() => undefined),
+  );
+  jobs.push(
+    solid(30, 160, 220)
+      .ensureAlpha(0.5)
+      .png()
+      .toFile(path.join(odd, 'c-alpha.png'))
+      .then(() => undefined),
+  );
   await Promise.all(jobs);
 });
 
@@ -200,7 +239,11 @@ function assertLabelsMatchColours(batches: ImageNetBatch[], size: number): void 
   for (const b of batches) {
     for (let k = 0; k < b.n; k++) {
       const m = channelMeans(example(b, k, size));
-      assert.equal(argmax(m), b.labels[k], `example ${k} of batch at ${b.epoch}:${b.index}: mean colour ${m.map((v) => v.toFixed(1))} but label ${b.labels[k]}`);
+      assert.equal(
+        argmax(m),
+        b.labels[k],
+        `example ${k} of batch at ${b.epoch}:${b.index}: mean colour ${m.map((v) => v.toFixed(1))} but label ${b.labels[k]}`,
+      );
     }
   }
 }
@@ -258,7 +301,11 @@ describe('evaluation pipeline', () => {
     assert.equal(s.count, 6);
     assert.equal(s.batchesPerEpoch, 2);
     const batches = await all(s);
-    assert.deepEqual(batches.map((b) => b.n), [4, 2], 'one pass, last batch partial');
+    assert.deepEqual(
+      batches.map((b) => b.n),
+      [4, 2],
+      'one pass, last batch partial',
+    );
     assert.equal(await s.next(), null);
     assert.deepEqual(s.position, { epoch: 1, index: 0 });
     for (const b of batches) {
@@ -349,9 +396,17 @@ describe('training pipeline', () => {
     assertLabelsMatchColours(batches, 32);
     for (const epoch of [0, 1]) {
       const ids = batches.filter((b) => b.epoch === epoch).flatMap((b) => [...b.ids]);
-      assert.deepEqual([...ids].sort((a, b) => a - b), [...Array(12).keys()], `epoch ${epoch} covers every image once`);
+      assert.deepEqual(
+        [...ids].sort((a, b) => a - b),
+        [...Array(12).keys()],
+        `epoch ${epoch} covers every image once`,
+      );
     }
-    const order = (e: number) => batches.filter((b) => b.epoch === e).flatMap((b) => [...b.ids]).join();
+    const order = (e: number) =>
+      batches
+        .filter((b) => b.epoch === e)
+        .flatMap((b) => [...b.ids])
+        .join();
     assert.notEqual(order(0), order(1), 'reshuffled every epoch');
   });
 
@@ -386,7 +441,16 @@ describe('training pipeline', () => {
 
   it('flip mirrors the image left-right', async () => {
     // areaMin 1 and aspect [1, 1] make every crop the centred square, so only the flip is random.
-    const common = { path: A, split: 'train' as const, shuffle: 'none' as const, distortion: 0, areaMin: 1, aspectRange: [1, 1] as [number, number], batchSize: 12, ...RAW };
+    const common = {
+      path: A,
+      split: 'train' as const,
+      shuffle: 'none' as const,
+      distortion: 0,
+      areaMin: 1,
+      aspectRange: [1, 1] as [number, number],
+      batchSize: 12,
+      ...RAW,
+    };
     const s1 = await open({ ...common, flip: false });
     const s2 = await open({ ...common, flip: true });
     const plain = await take(s1, 2);
@@ -657,7 +721,11 @@ describe('streaming', () => {
       const s = await open({ path: A, split: 'train', shuffle, batchSize: 12, size: 8, seed: 2 });
       const out = (await take(s, 3)).map((b) => [...b.ids]);
       await s.close();
-      for (const o of out) assert.deepEqual([...o].sort((a, b) => a - b), [...Array(12).keys()]);
+      for (const o of out)
+        assert.deepEqual(
+          [...o].sort((a, b) => a - b),
+          [...Array(12).keys()],
+        );
       return out;
     };
     const full = await orders('full');
@@ -721,10 +789,13 @@ describe('prefetch building blocks', () => {
     assert.deepEqual([await p.next(), await p.next(), await p.next()], [0, 1, 2]);
     await assert.rejects(p.next(), /boom/);
     await assert.rejects(p.next(), /boom/);
-    const q = new Prefetcher<number>(1, (() => {
-      let n = 0;
-      return () => (n < 2 ? Promise.resolve(n++) : null);
-    })());
+    const q = new Prefetcher<number>(
+      1,
+      (() => {
+        let n = 0;
+        return () => (n < 2 ? Promise.resolve(n++) : null);
+      })(),
+    );
     assert.deepEqual([await q.next(), await q.next(), await q.next()], [0, 1, null]);
   });
 });

@@ -62,7 +62,10 @@ before(async () => {
 function gradientsFlow(net: Inception, x: tf.Tensor, y: tf.Tensor2D): { loss: number; zero: string[] } {
   return tf.tidy(() => {
     const params = net.trainable;
-    const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x, 'train').logits, y), params.map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      () => crossEntropy(net.forward(x, 'train').logits, y),
+      params.map((p) => p.variable),
+    );
     const zero: string[] = [];
     for (const p of params) {
       const g = grads[p.variable.name];
@@ -138,7 +141,12 @@ describe('the paper layer table (configs/imagenet/inception.json)', () => {
     const net = new Inception(cfg, new Rng(2));
     const info = describeModel(cfg);
     const rng = new Rng(3);
-    const x = tf.tidy(() => tf.tensor4d(Float32Array.from({ length: 2 * 224 * 224 * 3 }, () => rng.normal()), [2, 224, 224, 3]));
+    const x = tf.tidy(() =>
+      tf.tensor4d(
+        Float32Array.from({ length: 2 * 224 * 224 * 3 }, () => rng.normal()),
+        [2, 224, 224, 3],
+      ),
+    );
     const y = oneHot([3, 997], 1000);
 
     const outputs = tf.tidy(() => {
@@ -162,7 +170,10 @@ describe('the paper layer table (configs/imagenet/inception.json)', () => {
     const losses = [first.loss];
     for (let step = 0; step < 2; step++) {
       tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x, 'train').logits, y), net.trainable.map((p) => p.variable));
+        const { value, grads } = tf.variableGrads(
+          () => crossEntropy(net.forward(x, 'train').logits, y),
+          net.trainable.map((p) => p.variable),
+        );
         sgd.apply(grads, 0.05);
         losses.push(value.dataSync()[0]);
       });
@@ -177,7 +188,12 @@ describe('the paper layer table (configs/imagenet/inception.json)', () => {
     const cfg = inceptionModel('imagenet/inception.json');
     const net = new Inception(cfg, new Rng(4));
     const rng = new Rng(5);
-    const x = tf.tidy(() => tf.tensor4d(Float32Array.from({ length: 2 * 224 * 224 * 3 }, () => rng.normal()), [2, 224, 224, 3]));
+    const x = tf.tidy(() =>
+      tf.tensor4d(
+        Float32Array.from({ length: 2 * 224 * 224 * 3 }, () => rng.normal()),
+        [2, 224, 224, 3],
+      ),
+    );
     const y = oneHot([0, 1], 1000);
     const { loss, zero } = gradientsFlow(net, x, y);
     assert.ok(Number.isFinite(loss) && loss > 0);
@@ -230,7 +246,10 @@ describe('the small analogs (configs/small)', () => {
     const rng = new Rng(7);
     const labels = Array.from({ length: 16 }, (_, i) => i % 10);
     // Class-dependent images, so that there is something to learn.
-    const x = tf.tensor2d(Float32Array.from({ length: 16 * 784 }, (_, i) => (Math.floor(i / 784) % 10 === (i % 784) % 10 ? 1 : 0) + 0.1 * rng.normal()), [16, 784]);
+    const x = tf.tensor2d(
+      Float32Array.from({ length: 16 * 784 }, (_, i) => (Math.floor(i / 784) % 10 === (i % 784) % 10 ? 1 : 0) + 0.1 * rng.normal()),
+      [16, 784],
+    );
     const y = oneHot(labels, 10);
     const shapes = tf.tidy(() => {
       const taps: tf.Tensor[] = [];
@@ -245,7 +264,10 @@ describe('the small analogs (configs/small)', () => {
     const losses: number[] = [];
     for (let step = 0; step < 6; step++) {
       tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x, 'train').logits, y), net.trainable.map((p) => p.variable));
+        const { value, grads } = tf.variableGrads(
+          () => crossEntropy(net.forward(x, 'train').logits, y),
+          net.trainable.map((p) => p.variable),
+        );
         sgd.apply(grads, 0.05);
         losses.push(value.dataSync()[0]);
       });
@@ -258,7 +280,10 @@ describe('the small analogs (configs/small)', () => {
     const cfg = inceptionModel('small/inception-sigmoid.json');
     const net = new Inception(cfg, new Rng(8));
     const rng = new Rng(9);
-    const x = tf.tensor4d(Float32Array.from({ length: 4 * 784 }, () => rng.next()), [4, 28, 28, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 4 * 784 }, () => rng.next()),
+      [4, 28, 28, 1],
+    );
     const y = oneHot([1, 2, 3, 4], 10);
     const { zero } = gradientsFlow(net, x, y);
     assert.deepEqual(zero, []);
@@ -269,7 +294,10 @@ describe('the small analogs (configs/small)', () => {
     const cfg = inceptionModel('small/bn-baseline.json'); // dropout 0.4
     const net = new Inception(cfg, new Rng(10));
     const rng = new Rng(11);
-    const x = tf.tensor4d(Float32Array.from({ length: 8 * 784 }, () => rng.next()), [8, 28, 28, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 8 * 784 }, () => rng.next()),
+      [8, 28, 28, 1],
+    );
     const logits = (mode: 'train' | 'moving' | 'collect' | 'population') => tf.tidy(() => net.forward(x, mode).logits.dataSync() as Float32Array);
     const a = logits('train');
     const b = logits('train');
@@ -331,8 +359,14 @@ describe('layers', () => {
   it('ConvUnit: BN per feature map before the nonlinearity, no bias; the pre-activation is recorded', () => {
     tf.tidy(() => {
       const rng = new Rng(13);
-      const x = tf.tensor4d(Float32Array.from({ length: 4 * 5 * 5 * 2 }, () => rng.normal()), [4, 5, 5, 2]);
-      const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 2 * 3 }, () => rng.normal()), [3, 3, 2, 3]);
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 4 * 5 * 5 * 2 }, () => rng.normal()),
+        [4, 5, 5, 2],
+      );
+      const w = tf.tensor4d(
+        Float32Array.from({ length: 3 * 3 * 2 * 3 }, () => rng.normal()),
+        [3, 3, 2, 3],
+      );
       const unit = new ConvUnit('u', w, 1, 'same', { batchNorm: true, activation: 'relu', epsilon: 1e-3, movingAverageDecay: 0.9 });
       assert.equal(unit.conv.b, null);
       assert.ok(unit.bn instanceof BatchNorm);
@@ -352,7 +386,10 @@ describe('layers', () => {
 
   it('pools, global average pool and channel concatenation', () => {
     tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from({ length: 1 * 4 * 4 * 2 }, (_, i) => i), [1, 4, 4, 2]);
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 1 * 4 * 4 * 2 }, (_, i) => i),
+        [1, 4, 4, 2],
+      );
       assert.deepEqual(pool2d(x, 'max', 3, 2, 'same').shape, [1, 2, 2, 2]);
       assert.deepEqual(pool2d(x, 'avg', 3, 1, 'same').shape, [1, 4, 4, 2]);
       // Same-padded average pooling divides by the in-image count: the corner window holds 4 values.
@@ -392,7 +429,11 @@ describe('layers', () => {
   it('a stride-2 block: no 1x1, max pool passes the input through, 3x3 and the second double-3x3 have stride 2', () => {
     tf.tidy(() => {
       const rng = new Rng(15);
-      const weights = (shape: [number, number, number, number]) => tf.tensor4d(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => 0.1 * rng.normal()), shape);
+      const weights = (shape: [number, number, number, number]) =>
+        tf.tensor4d(
+          Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => 0.1 * rng.normal()),
+          shape,
+        );
       const spec = { name: 'r', conv1x1: 0, reduce3x3: 4, conv3x3: 6, reduceDouble3x3: 3, double3x3: 5, pool: 'max' as const, poolProj: 0, stride: 2 };
       const block = new InceptionBlock('r', spec, 8, weights, { batchNorm: false, activation: 'relu', epsilon: 1e-3, movingAverageDecay: 0.9 });
       assert.deepEqual(
@@ -405,7 +446,10 @@ describe('layers', () => {
           ['r/double3x3b/W', [3, 3, 5, 5]],
         ],
       );
-      const x = tf.tensor4d(Float32Array.from({ length: 2 * 7 * 7 * 8 }, () => rng.normal()), [2, 7, 7, 8]);
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 2 * 7 * 7 * 8 }, () => rng.normal()),
+        [2, 7, 7, 8],
+      );
       const pre: tf.Tensor[] = [];
       const y = block.apply(x, 'train', pre);
       assert.deepEqual(y.shape, [2, 4, 4, 6 + 5 + 8]);
@@ -426,7 +470,11 @@ describe('layers', () => {
 });
 
 describe('config schema', () => {
-  const base = () => ({ name: 't', data: { dataset: 'imagenet', path: '/nonexistent/imagenet' }, model: { ...InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] }) } });
+  const base = () => ({
+    name: 't',
+    data: { dataset: 'imagenet', path: '/nonexistent/imagenet' },
+    model: { ...InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] }) },
+  });
 
   it('defaults: ReLU, no BN, LRN, dropout 0.4, 224x224x3, 1000 classes, He init', () => {
     const m = InceptionSchema.parse({ type: 'inception', stem: [{ type: 'conv', filters: 8, size: 3 }], blocks: [] });
@@ -440,13 +488,29 @@ describe('config schema', () => {
     const block = { name: 'a', conv1x1: 4, reduce3x3: 4, conv3x3: 0, reduceDouble3x3: 0, double3x3: 0, pool: 'avg', poolProj: 0 };
     const cases: [unknown, RegExp][] = [
       [{ ...base(), model: { ...base().model, blocks: [block] } }, /reduce3x3/],
-      [{ ...base(), model: { ...base().model, blocks: [{ ...block, reduce3x3: 0 }, { ...block, reduce3x3: 0 }] } }, /unique/],
+      [
+        {
+          ...base(),
+          model: {
+            ...base().model,
+            blocks: [
+              { ...block, reduce3x3: 0 },
+              { ...block, reduce3x3: 0 },
+            ],
+          },
+        },
+        /unique/,
+      ],
       [{ ...base(), model: { ...base().model, inputShape: [4, 4, 3], stem: [{ type: 'conv', filters: 8, size: 5, padding: 'valid' }] } }, /shrinks/],
       [{ ...base(), tracking: { layer: 1 } }, /1 hidden layers/],
       [{ ...base(), tracking: { units: [8] } }, /8 units/],
     ];
     // The schema's field rules and the checks after parsing (geometry, tracking) alike, through the one gate.
-    for (const [raw, message] of cases) assert.throws(() => validateConfig(raw, 'test.json'), (e: Error) => e instanceof ConfigError && message.test(e.message));
+    for (const [raw, message] of cases)
+      assert.throws(
+        () => validateConfig(raw, 'test.json'),
+        (e: Error) => e instanceof ConfigError && message.test(e.message),
+      );
     assert.equal(validateConfig(base(), 'test.json').name, 't');
   });
 });

@@ -22,7 +22,11 @@ function sourceFiles(dir: string): string[] {
 /** Relative specifiers of every static import, `import type`, `export ... from` and `import('...')` in a file. */
 export function relativeImports(text: string): string[] {
   const out: string[] = [];
-  const patterns = [/^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"](\.[^'"]+)['"]/gm, /^\s*import\s*['"](\.[^'"]+)['"]/gm, /\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"](\.[^'"]+)['"]/gm,
+    /^\s*import\s*['"](\.[^'"]+)['"]/gm,
+    /\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g,
+  ];
   for (const re of patterns) for (const m of text.matchAll(re)) out.push(m[1]);
   return out;
 }
@@ -38,7 +42,10 @@ export function importCycles(files: string[]): string[][] {
   const edges = new Map<string, string[]>();
   for (const f of files) {
     const text = fs.readFileSync(f, 'utf8');
-    edges.set(f, relativeImports(text).flatMap((s) => resolveImport(f, s) ?? []));
+    edges.set(
+      f,
+      relativeImports(text).flatMap((s) => resolveImport(f, s) ?? []),
+    );
   }
   // Tarjan's strongly connected components.
   let counter = 0;

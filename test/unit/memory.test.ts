@@ -44,7 +44,11 @@ describe('tf.memory() stays flat over training steps (wasm)', () => {
         counts.push(tf.memory().numTensors);
       }
       const after = tf.memory();
-      assert.deepEqual(counts, counts.map(() => before.numTensors), `numTensors per step: ${counts.join(', ')} (before: ${before.numTensors})`);
+      assert.deepEqual(
+        counts,
+        counts.map(() => before.numTensors),
+        `numTensors per step: ${counts.join(', ')} (before: ${before.numTensors})`,
+      );
       assert.equal(after.numBytes, before.numBytes, 'numBytes');
       harness.dispose();
     });

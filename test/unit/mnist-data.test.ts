@@ -194,7 +194,10 @@ describe('.gz support', () => {
   it('the plain file wins when both it and the .gz exist', () => {
     const dir = path.join(tmp, 'gz-both');
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'x-idx1-ubyte'), idx([3], (i) => i + 1));
+    fs.writeFileSync(
+      path.join(dir, 'x-idx1-ubyte'),
+      idx([3], (i) => i + 1),
+    );
     fs.writeFileSync(path.join(dir, 'x-idx1-ubyte.gz'), zlib.gzipSync(idx([2], () => 9)));
     assert.deepEqual(Array.from(readIdxFile(dir, 'x-idx1-ubyte').data), [1, 2, 3]);
   });

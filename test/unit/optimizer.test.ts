@@ -35,7 +35,10 @@ it('momentum and weight decay follow v = mu v + g + lambda w; w -= lr v (decay o
   const close = (a: number[], e: number[]) => e.forEach((x, i) => assert.ok(Math.abs(a[i] - x) < 1e-6, `${a[i]} vs ${x}`));
   close(Array.from(w.dataSync()), rw);
   close(Array.from(b.dataSync()), rb);
-  assert.deepEqual(sgd.state.map((s) => s.name), ['W/velocity', 'b/velocity']);
+  assert.deepEqual(
+    sgd.state.map((s) => s.name),
+    ['W/velocity', 'b/velocity'],
+  );
   close(Array.from(sgd.state[0].variable.dataSync()), vw);
 });
 
@@ -64,7 +67,12 @@ it('the fused wasm update is bit-identical to the op-built update on cpu', async
   const shapes = [[37, 11], [5], [3, 3, 4, 6]];
   const init = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, rand));
   const gradsPerStep = Array.from({ length: 6 }, () => init.map((a) => Float32Array.from({ length: a.length }, rand)));
-  for (const opt of [{ momentum: 0.9, weightDecay: 4e-5 }, { momentum: 0, weightDecay: 0 }, { momentum: 0.5, weightDecay: 0 }, { momentum: 0, weightDecay: 0.01 }]) {
+  for (const opt of [
+    { momentum: 0.9, weightDecay: 4e-5 },
+    { momentum: 0, weightDecay: 0 },
+    { momentum: 0.5, weightDecay: 0 },
+    { momentum: 0, weightDecay: 0.01 },
+  ]) {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const cfg = OptimizerSchema.parse({ learningRate: 0.05, ...opt });
@@ -73,7 +81,9 @@ it('the fused wasm update is bit-identical to the op-built update on cpu', async
       for (const [k, gs] of gradsPerStep.entries()) {
         tf.tidy(() => sgd.apply(Object.fromEntries(params.map((p, i) => [p.variable.name, tf.tensor(gs[i], shapes[i])])), 0.05 * 0.96 ** k));
       }
-      const out = [...params.map((p) => p.variable), ...sgd.state.map((s) => s.variable)].map((v) => new Uint32Array((v.dataSync() as Float32Array).slice().buffer));
+      const out = [...params.map((p) => p.variable), ...sgd.state.map((s) => s.variable)].map(
+        (v) => new Uint32Array((v.dataSync() as Float32Array).slice().buffer),
+      );
       tf.dispose([...params.map((p) => p.variable), ...sgd.state.map((s) => s.variable)]);
       return out;
     };

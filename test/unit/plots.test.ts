@@ -90,17 +90,26 @@ function decodePng(png: Buffer): Png {
       const c = x >= channels && y > 0 ? pixels[(y - 1) * stride + x - channels] : 0;
       let pred: number;
       switch (filter) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) >> 1; break;
+        case 0:
+          pred = 0;
+          break;
+        case 1:
+          pred = a;
+          break;
+        case 2:
+          pred = b;
+          break;
+        case 3:
+          pred = (a + b) >> 1;
+          break;
         case 4: {
           const p = a + b - c;
           const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
           pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
           break;
         }
-        default: assert.fail(`filter ${filter}`);
+        default:
+          assert.fail(`filter ${filter}`);
       }
       pixels[y * stride + x] = (line[x] + pred) & 0xff;
     }
@@ -148,7 +157,10 @@ describe('figures of the fixture runs', () => {
   });
 
   it('are Figure 1(a), 1(b, c) and 2', () => {
-    assert.deepEqual(figures.map((f) => f.name), ['figure1a', 'figure1bc', 'figure2']);
+    assert.deepEqual(
+      figures.map((f) => f.name),
+      ['figure1a', 'figure1bc', 'figure2'],
+    );
   });
 
   it('Figure 1(a): one accuracy line per MNIST-net run, one legend entry per config', () => {
@@ -159,7 +171,10 @@ describe('figures of the fixture runs', () => {
     assert.equal(legend, `Symbol legend titled 'network' for fill color and stroke color with 5 values: ${f.series.join(', ')}`);
     assert.equal((svg.match(/class="mark-line role-mark/g) ?? []).length, 6, 'six runs, six lines');
     for (const id of ['mnist-bn-s1', 'mnist-bn-s2', 'mnist-bn-lr5', 'mnist-bn-killed', 'mnist-baseline', 'fashion-bn']) {
-      assert.ok(ariaLabels(svg).some((l) => l.endsWith(`run: ${id}`)), id);
+      assert.ok(
+        ariaLabels(svg).some((l) => l.endsWith(`run: ${id}`)),
+        id,
+      );
     }
     // The diverged run stops at its last evaluation, the killed one before its cut line.
     assert.ok(ariaLabels(svg).includes('step: 100; test accuracy: 50%; network: mnist-bn-lr5 [mnist]; run: mnist-bn-lr5'));
@@ -188,7 +203,11 @@ describe('figures of the fixture runs', () => {
     const yAxes = ariaLabels(svg).filter((l) => l.startsWith('Y-axis'));
     assert.deepEqual(yAxes, Array(2).fill("Y-axis titled 'sigmoid input' for a linear scale with values from −10 to 1"));
     // The 15th and 85th percentiles are drawn differently from each other and from the median.
-    const styles = (f.spec as unknown as { vconcat: { hconcat: { layer: { encoding?: { strokeDash?: { scale: { range: number[][] } }; color?: { scale: { range: string[] } } } }[] }[] }[] }).vconcat[0].hconcat[0].layer[1].encoding;
+    const styles = (
+      f.spec as unknown as {
+        vconcat: { hconcat: { layer: { encoding?: { strokeDash?: { scale: { range: number[][] } }; color?: { scale: { range: string[] } } } }[] }[] }[];
+      }
+    ).vconcat[0].hconcat[0].layer[1].encoding;
     const dash = styles?.strokeDash?.scale.range.map((d) => d.join(','));
     const color = styles?.color?.scale.range;
     assert.ok(dash && color);
@@ -242,7 +261,9 @@ describe('figures of the fixture runs', () => {
     const loaded = loadRuns(dir).runs;
     const f = buildFigures(loaded, buildComparison(loaded)).find((x) => x.name === 'figure1bc');
     assert.ok(f);
-    const rows = (f.spec as unknown as { vconcat: { hconcat: { title: { text: string } }[] }[] }).vconcat.map((r) => r.hconcat.map((p) => p.title.text.replace(/: layer.*/, '')));
+    const rows = (f.spec as unknown as { vconcat: { hconcat: { title: { text: string } }[] }[] }).vconcat.map((r) =>
+      r.hconcat.map((p) => p.title.text.replace(/: layer.*/, '')),
+    );
     assert.deepEqual(rows, [['plain-relu'], ['mnist-baseline', 'mnist-bn'], ['plain-lr2', 'bn-lr2']]);
   });
 
@@ -252,7 +273,10 @@ describe('figures of the fixture runs', () => {
     assert.ok(ariaLabels(svg).includes("Symbol legend titled 'network' for fill color and stroke color with 3 values: inception, bn-x5, bn-x5-sigmoid"));
     assert.equal((svg.match(/class="mark-line role-mark/g) ?? []).length, 3);
     assert.equal((svg.match(/class="mark-rule role-mark/g) ?? []).length, 1, 'the target rule');
-    assert.ok(ariaLabels(svg).some((l) => l === 'target: 0.62'), 'rule at 0.62');
+    assert.ok(
+      ariaLabels(svg).some((l) => l === 'target: 0.62'),
+      'rule at 0.62',
+    );
     assert.ok(textsOf(svg).includes("target 62.00% (inception's best)"));
     assert.ok(!svg.includes('mnist'));
   });
@@ -277,7 +301,10 @@ describe('figures of the fixture runs', () => {
       const loaded = loadRuns(dir).runs;
       const f = buildFigures(loaded, buildComparison(loaded)).find((x) => x.name === figureName);
       assert.ok(f);
-      const enc = (f.spec as unknown as { encoding?: { color: { scale: { domain: string[]; range: string[] } } }; layer?: { encoding: { color: { scale: { domain: string[]; range: string[] } } } }[] });
+      const enc = f.spec as unknown as {
+        encoding?: { color: { scale: { domain: string[]; range: string[] } } };
+        layer?: { encoding: { color: { scale: { domain: string[]; range: string[] } } } }[];
+      };
       const scale = (enc.encoding ?? enc.layer?.[0].encoding)?.color.scale;
       assert.ok(scale);
       assert.equal(new Set(scale.range).size, scale.range.length, 'no two series alike');
@@ -315,7 +342,11 @@ describe('figures of the fixture runs', () => {
   it('PNG text is drawn when the system has fonts', { skip: systemFontDirs().length === 0 ? 'no system fonts' : false }, async () => {
     // The same figure without any text must have clearly less ink.
     const f = figure('figure2');
-    const bare = await render({ ...f.f.spec, title: undefined, config: { ...(f.f.spec.config ?? {}), axis: { labels: false, title: null }, legend: { disable: true } } } as typeof f.f.spec);
+    const bare = await render({
+      ...f.f.spec,
+      title: undefined,
+      config: { ...(f.f.spec.config ?? {}), axis: { labels: false, title: null }, legend: { disable: true } },
+    } as typeof f.f.spec);
     assert.ok(inkFraction(decodePng(f.r.png)) > inkFraction(decodePng(bare.png)) + 0.002);
   });
 
@@ -335,7 +366,10 @@ describe('plotCommand', () => {
     const io: Io = { stdout: () => assert.fail('plot prints no table'), stderr: (l) => void err.push(l) };
     assert.equal(await plotCommand(FIXTURES, { out }, io), 0);
     const names = ['figure1a', 'figure1bc', 'figure2'];
-    assert.deepEqual(fs.readdirSync(out).sort(), names.flatMap((n) => [`${n}.png`, `${n}.svg`]));
+    assert.deepEqual(
+      fs.readdirSync(out).sort(),
+      names.flatMap((n) => [`${n}.png`, `${n}.svg`]),
+    );
     for (const n of names) {
       const svg = fs.readFileSync(path.join(out, `${n}.svg`), 'utf8');
       const png = decodePng(fs.readFileSync(path.join(out, `${n}.png`)));

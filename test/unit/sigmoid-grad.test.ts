@@ -32,11 +32,19 @@ it('the fused sigmoid gradient on wasm is bit-identical to the op-built gradient
   const wasm = await run('wasm');
   assert.ok(wasm.kernels.includes(SIGMOID_GRAD) && !cpu.kernels.includes(SIGMOID_GRAD));
   await tf.setBackend('wasm');
-  const yWasm = tf.tidy(() => tf.sigmoid(tf.tensor2d(x, [60, 100])).dataSync().slice());
+  const yWasm = tf.tidy(() =>
+    tf
+      .sigmoid(tf.tensor2d(x, [60, 100]))
+      .dataSync()
+      .slice(),
+  );
   await tf.setBackend('cpu');
   const want = tf.tidy(() => {
     const y = tf.tensor2d(yWasm, [60, 100]);
-    return tf.mul(tf.tensor2d(dy, [60, 100]), tf.mul(y, tf.sub(tf.scalar(1), y))).dataSync().slice();
+    return tf
+      .mul(tf.tensor2d(dy, [60, 100]), tf.mul(y, tf.sub(tf.scalar(1), y)))
+      .dataSync()
+      .slice();
   });
   let differ = 0;
   for (let i = 0; i < want.length; i++) if (!Object.is(want[i], wasm.grad[i])) differ++;

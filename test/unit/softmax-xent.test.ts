@@ -29,7 +29,7 @@ function maxError(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; sc
 /** Logits of mixed magnitudes (up to +-40: exp would overflow float32 without the max shift) and one-hot labels. */
 function batch(m: number, k: number, seed: number): { logits: Float32Array; labels: Float32Array } {
   let s = seed;
-  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const logits = Float32Array.from({ length: m * k }, (_, i) => (rand() - 0.5) * (i % 3 === 0 ? 80 : 6));
   const labels = new Float32Array(m * k);
   for (let r = 0; r < m; r++) labels[r * k + Math.floor(rand() * k)] = 1;
@@ -73,13 +73,20 @@ async function lossAndGrad(backend: string, logits: Float32Array, labels: Float3
 
 it('the fused softmax cross-entropy (wasm) matches tf.losses.softmaxCrossEntropy (cpu) and float64: loss and dloss/dlogits', async () => {
   registerKernels();
-  for (const [m, k] of [[60, 10], [7, 3], [1, 10]] as [number, number][]) {
+  for (const [m, k] of [
+    [60, 10],
+    [7, 3],
+    [1, 10],
+  ] as [number, number][]) {
     const { logits, labels } = batch(m, k, m * 31 + k);
     const ops = await lossAndGrad('cpu', logits, labels, [m, k]);
     const fused = await lossAndGrad('wasm', logits, labels, [m, k]);
     const ref = reference64(logits, labels, k);
     assert.ok(!ops.kernels.includes(SOFTMAX_XENT) && fused.kernels.includes(SOFTMAX_XENT), 'wasm runs the fused kernel, cpu the op');
-    for (const [name, got, tol] of [['fused', fused, 1e-6], ['tfjs op', ops, 1e-5]] as const) {
+    for (const [name, got, tol] of [
+      ['fused', fused, 1e-6],
+      ['tfjs op', ops, 1e-5],
+    ] as const) {
       assert.ok(Math.abs(got.loss - ref.loss) <= tol * ref.loss, `[${m}, ${k}] ${name} loss ${got.loss} vs float64 ${ref.loss}`);
       const { err, scale } = maxError(got.grad, ref.grad);
       assert.ok(err <= tol * scale, `[${m}, ${k}] ${name} gradient error ${err} > ${tol} * ${scale}`);

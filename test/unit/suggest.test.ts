@@ -78,7 +78,10 @@ describe('loadConfig suggests the closest field for an unknown key', () => {
   };
 
   it('optimizer.learningrate -> learningRate', () => {
-    expectError(load('lr.json', { optimizer: { learningrate: 1 } }), ConfigError, 2, ['optimizer: Unrecognized key: "learningrate"', '(did you mean "learningRate"?)']);
+    expectError(load('lr.json', { optimizer: { learningrate: 1 } }), ConfigError, 2, [
+      'optimizer: Unrecognized key: "learningrate"',
+      '(did you mean "learningRate"?)',
+    ]);
   });
   it('a misspelt section at the top level', () => {
     expectError(load('top.json', { trainig: { steps: 5 } }), ConfigError, 2, ['"trainig"', 'did you mean "training"?']);

@@ -25,7 +25,15 @@ let tmp: string;
 before(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-sweep-unit-'))));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const spec = (id: string, dir: string, expect: 'train' | 'diverge' = 'train'): RunSpec => ({ id, name: id, seed: 0, configFile: 'x.json', dir, steps: 300, expect });
+const spec = (id: string, dir: string, expect: 'train' | 'diverge' = 'train'): RunSpec => ({
+  id,
+  name: id,
+  seed: 0,
+  configFile: 'x.json',
+  dir,
+  steps: 300,
+  expect,
+});
 
 describe('sweep plan', () => {
   it("finds a directory's config files, sorted, without subdirectories, each file once", () => {
@@ -33,7 +41,10 @@ describe('sweep plan', () => {
     fs.mkdirSync(path.join(dir, 'sub'), { recursive: true });
     for (const f of ['b.yaml', 'a.json', 'c.yml', 'notes.txt', '.hidden.json', 'sub/d.json']) fs.writeFileSync(path.join(dir, f), '{}');
     const found = findConfigFiles([dir, path.join(dir, 'a.json')]);
-    assert.deepEqual(found.map((f) => path.relative(dir, f)), ['a.json', 'b.yaml', 'c.yml']);
+    assert.deepEqual(
+      found.map((f) => path.relative(dir, f)),
+      ['a.json', 'b.yaml', 'c.yml'],
+    );
   });
 
   it("names the run at the config's own seed <name>, any other <name>-seed<k>", () => {
@@ -42,7 +53,15 @@ describe('sweep plan', () => {
     assert.equal(makeRunSpec('f.json', config, 1, 1, 'out').dir, path.join('out', 'ci-mnist-bn'));
     assert.equal(makeRunSpec('f.json', config, 0, 1, 'out').dir, path.join('out', 'ci-mnist-bn-seed0'));
     const plan = planSweep([path.join(ROOT, 'configs', 'ci')], { seeds: [0, 1], out: path.join(tmp, 'never') });
-    assert.deepEqual(plan.runs.map((r) => [r.id, r.seed]), [['ci-mnist-baseline-seed0', 0], ['ci-mnist-baseline', 1], ['ci-mnist-bn-seed0', 0], ['ci-mnist-bn', 1]]);
+    assert.deepEqual(
+      plan.runs.map((r) => [r.id, r.seed]),
+      [
+        ['ci-mnist-baseline-seed0', 0],
+        ['ci-mnist-baseline', 1],
+        ['ci-mnist-bn-seed0', 0],
+        ['ci-mnist-bn', 1],
+      ],
+    );
     assert.ok(!fs.existsSync(path.join(tmp, 'never')), 'planning wrote something');
   });
 
@@ -62,10 +81,16 @@ describe('sweep run directory state', () => {
     assert.equal(done.kind === 'finished' && done.outcome.ok, true);
     assert.equal(inspectRunDir(spec('killed', path.join(FIXTURES, 'mnist-bn-killed'))).kind, 'unfinished');
     assert.equal(inspectRunDir(spec('new', path.join(tmp, 'nothing-here'))).kind, 'new');
-    const diverged = fs.readdirSync(FIXTURES, { recursive: true }).map(String).find((f) => f.endsWith('summary.json') && /"status": "diverged"/.test(fs.readFileSync(path.join(FIXTURES, f), 'utf8')));
+    const diverged = fs
+      .readdirSync(FIXTURES, { recursive: true })
+      .map(String)
+      .find((f) => f.endsWith('summary.json') && /"status": "diverged"/.test(fs.readFileSync(path.join(FIXTURES, f), 'utf8')));
     assert.ok(diverged, 'a diverged fixture');
     const dir = path.join(FIXTURES, path.dirname(diverged));
-    for (const [expect, ok] of [['train', false], ['diverge', true]] as const) {
+    for (const [expect, ok] of [
+      ['train', false],
+      ['diverge', true],
+    ] as const) {
       const s = inspectRunDir(spec('d', dir, expect));
       assert.ok(s.kind === 'finished' && s.outcome.status === 'diverged' && s.outcome.ok === ok, `${expect}: ${JSON.stringify(s)}`);
     }
@@ -85,7 +110,15 @@ describe('sweep display', () => {
     d.event({ kind: 'progress', run: 'a', step: 50 });
     d.event({ kind: 'evaluated', run: 'a', step: 100, accuracy: 0.91234, testLoss: 0.3, trainLoss: 0.25 });
     d.event({ kind: 'started', run: 'longer', fromStep: 120, total: 300 });
-    const outcome = { status: 'completed' as const, ok: true, step: 300, finalAccuracy: 0.95, best: { accuracy: 0.96, step: 200 }, wallTimeS: 75, message: null };
+    const outcome = {
+      status: 'completed' as const,
+      ok: true,
+      step: 300,
+      finalAccuracy: 0.95,
+      best: { accuracy: 0.96, step: 200 },
+      wallTimeS: 75,
+      message: null,
+    };
     d.event({ kind: 'finished', run: 'a', outcome });
     d.event({ kind: 'skipped', run: 'longer', outcome });
     d.event({ kind: 'finished', run: 'longer', outcome: { ...outcome, status: 'failed', ok: false, message: 'exit 1: bnrun: oops' } });
@@ -109,12 +142,19 @@ describe('sweep display', () => {
     d.event({ kind: 'launched', run: 'a', resume: false });
     d.event({ kind: 'started', run: 'a', fromStep: 0, total: 300 });
     d.event({ kind: 'evaluated', run: 'a', step: 100, accuracy: 0.5, testLoss: 1, trainLoss: 1 });
-    d.event({ kind: 'finished', run: 'b', outcome: { status: 'diverged', ok: true, step: 7, finalAccuracy: null, best: null, wallTimeS: null, message: null } });
+    d.event({
+      kind: 'finished',
+      run: 'b',
+      outcome: { status: 'diverged', ok: true, step: 7, finalAccuracy: null, best: null, wallTimeS: null, message: null },
+    });
     d.close();
     const redraw = text.slice(first.length);
     // Back up over the three lines drawn (header and two runs), then rewrite them.
     assert.ok(redraw.startsWith('\x1b[3F'), JSON.stringify(redraw));
-    const last = redraw.slice(redraw.lastIndexOf('\x1b[3F')).split('\n').map((l) => l.replace(/\x1b\[[0-9]*[A-Za-z]/g, '').trimEnd());
+    const last = redraw
+      .slice(redraw.lastIndexOf('\x1b[3F'))
+      .split('\n')
+      .map((l) => l.replace(/\x1b\[[0-9]*[A-Za-z]/g, '').trimEnd());
     assert.match(last[0], /1\/2 done, 1 running, 0 queued/);
     assert.match(last[1], /^a +100\/300 +50\.00% +running +ETA \d+:\d\d$/);
     assert.match(last[2], /^b +7\/300 +- +diverged +diverged at step 7 \(expected\)$/);

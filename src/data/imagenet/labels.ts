@@ -104,7 +104,9 @@ export async function flatValLabels(v: FlatVal): Promise<Map<string, number>> {
       ids = await readSynsets(synFile, index, path.join(root, 'train'));
     }
     if (lines.length !== images.length) {
-      throw new DataError(`${labelFile}: ${lines.length} labels for ${images.length} images in ${dir}; the label file must have one line per image, in sorted file-name order`);
+      throw new DataError(
+        `${labelFile}: ${lines.length} labels for ${images.length} images in ${dir}; the label file must have one line per image, in sorted file-name order`,
+      );
     }
     lines.forEach((l, k) => {
       const id = parseIndex(l.tokens[0]);
@@ -127,11 +129,17 @@ export async function flatValLabels(v: FlatVal): Promise<Map<string, number>> {
       const id = parseIndex(lab);
       let cls: number | undefined;
       if (id !== null) {
-        if (id >= classes.length) throw new DataError(`${labelFile}:${l.line}: class index ${id} is out of range 0..${classes.length - 1} (0-based, sorted wnid order); fix the label file`);
+        if (id >= classes.length)
+          throw new DataError(
+            `${labelFile}:${l.line}: class index ${id} is out of range 0..${classes.length - 1} (0-based, sorted wnid order); fix the label file`,
+          );
         cls = id;
       } else {
         cls = index.get(lab);
-        if (cls === undefined) throw new DataError(`${labelFile}:${l.line}: unknown class '${lab}' (not a folder in ${path.join(root, 'train')}); fix the label file or the class folders`);
+        if (cls === undefined)
+          throw new DataError(
+            `${labelFile}:${l.line}: unknown class '${lab}' (not a folder in ${path.join(root, 'train')}); fix the label file or the class folders`,
+          );
       }
       if (labelOf.has(name)) throw new DataError(`${labelFile}:${l.line}: image '${name}' is labelled twice; keep one line per image`);
       labelOf.set(name, cls);

@@ -158,7 +158,10 @@ export function resolveOptions(o: ImageNetOptions) {
   check(r.aspect[0] > 0 && r.aspect[0] <= r.aspect[1], `imagenet aspectRange must be [lo, hi] with 0 < lo <= hi, got [${r.aspect.join(', ')}]`);
   check(r.evalFraction > 0 && r.evalFraction <= 1, `imagenet evalCropFraction must be in (0, 1], got ${r.evalFraction}`);
   check(r.std.every((s) => s > 0) && r.std.length === 3 && r.mean.length === 3, 'imagenet meanRgb and stdRgb must be three numbers, stdRgb positive');
-  check(r.shuffle === 'full' || r.shuffle === 'none' || int(r.shuffle as number, 1), `imagenet shuffle must be 'full', 'none' or a buffer size >= 1, got ${r.shuffle}`);
+  check(
+    r.shuffle === 'full' || r.shuffle === 'none' || int(r.shuffle as number, 1),
+    `imagenet shuffle must be 'full', 'none' or a buffer size >= 1, got ${r.shuffle}`,
+  );
   check(r.epochs === Infinity || int(r.epochs, 1), `imagenet epochs must be an integer >= 1, got ${r.epochs}`);
   check(r.numClasses === Infinity || int(r.numClasses, 1), `imagenet numClasses must be an integer >= 1, got ${r.numClasses}`);
   check(r.perClass === Infinity || int(r.perClass, 1), `imagenet perClass must be an integer >= 1, got ${r.perClass}`);

@@ -156,7 +156,9 @@ async function scanFolders(dir: string, classes: string[], limits: ScanLimits, a
   if (folders.length === 0) throw new DataError(`${dir}: no class folders; expected one folder per class (<wnid>/*.JPEG)`);
   for (const f of folders) {
     if (!index.has(f)) {
-      throw new DataError(`${path.join(dir, f)}: class '${f}' is not among the ${classes.length} classes in train/; remove the folder or add the class to train/`);
+      throw new DataError(
+        `${path.join(dir, f)}: class '${f}' is not among the ${classes.length} classes in train/; remove the folder or add the class to train/`,
+      );
     }
   }
   const used = folders.filter((f) => (index.get(f) as number) < limits.numClasses);
@@ -191,7 +193,9 @@ async function scanFlatVal(
   synsetsOpt: string | undefined,
 ): Promise<FileTable> {
   if (labelsOpt === undefined) {
-    throw new DataError(`${dir}: has no class folders and no label file was given; set valLabels to the validation label file or sort val/ into <wnid>/ folders`);
+    throw new DataError(
+      `${dir}: has no class folders and no label file was given; set valLabels to the validation label file or sort val/ into <wnid>/ folders`,
+    );
   }
   const images = await imageFiles(dir, await readDir(dir, 'expected validation images'));
   if (images.length === 0) throw new DataError(`${dir}: no images (.JPEG/.jpg/.png) and no class folders; restore the validation images`);
