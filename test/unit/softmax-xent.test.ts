@@ -57,7 +57,6 @@ async function lossAndGrad(backend: string, logits: Float32Array, labels: Float3
   assert.ok(await tf.setBackend(backend));
   const l = tf.tensor2d(logits, shape);
   const y = tf.tensor2d(labels, shape);
-  let kernels: string[] = [];
   let out: { loss: number; grad: Float32Array } = { loss: 0, grad: new Float32Array(0) };
   const profile = await tf.profile(() => {
     const { value, grad } = tf.tidy(() => {
@@ -66,7 +65,7 @@ async function lossAndGrad(backend: string, logits: Float32Array, labels: Float3
     });
     out = { loss: value, grad };
   });
-  kernels = profile.kernels.map((k) => k.name);
+  const kernels = profile.kernels.map((k) => k.name);
   tf.dispose([l, y]);
   return { ...out, kernels };
 }
