@@ -7,6 +7,7 @@ import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
 import { completedSummary, RunDir } from '../logging/run';
 import { IpcTrainEvents } from '../train/events';
+import { StopSignal } from '../train/signals';
 import { RunSummary, train } from '../train/train';
 import { numberArg } from './args';
 
@@ -45,17 +46,21 @@ async function trainCommand(configFile: string | undefined, flags: TrainFlags): 
     console.log(`${outDir}: run ${config.name} has already completed (see its summary.json); nothing to do`);
     return;
   }
-  const backend = await selectBackend(flags.backend);
-  console.log(`backend: ${backend.name} (${backend.reason})`);
-  const what = flags.resume !== undefined ? 'resuming' : 'run';
-  console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
+  // From here a signal stops the run in order: even during the backend's start, it is seen before anything is written.
+  const stop = new StopSignal();
   // Forked by `bnrun sweep`: live progress goes to the parent too.
   const events = IpcTrainEvents.open();
   let s: RunSummary;
   try {
-    s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false, events });
+    // Said before the backend starts (a second or more): the user sees at once what is being run.
+    const what = flags.resume !== undefined ? 'resuming' : 'run';
+    console.log(`${what}: ${config.name} -> ${outDir} (${config.training.steps} steps, batch ${config.training.batchSize})`);
+    const backend = await selectBackend(flags.backend);
+    console.log(`backend: ${backend.name} (${backend.reason})`);
+    s = await train({ config, configSource, outDir, backend, resume: flags.resume !== undefined, tty: flags.progress ? undefined : false, events, stop });
   } finally {
     events?.close();
+    stop.dispose();
   }
   const final = s.final;
   // BN nets: the final number uses Algorithm 2's population statistics, the evaluations during training the moving averages.
@@ -63,7 +68,7 @@ async function trainCommand(configFile: string | undefined, flags: TrainFlags): 
     ? `final test accuracy ${(final.accuracy * 100).toFixed(2)}%${final.statistics === 'population' ? ' (population statistics)' : ''}`
     : 'no final evaluation';
   const best = s.maxAccuracy ? `, best during training ${(s.maxAccuracy.accuracy * 100).toFixed(2)}% at step ${s.maxAccuracy.step}` : '';
-  console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${backend.name}; results in ${outDir}`);
+  console.log(`done: ${exact}${best}; ${s.wallTimeS.toFixed(1)} s wall, ${s.trainMsPerStep.toFixed(2)} ms/step on ${s.backend.name}; results in ${outDir}`);
 }
 
 export function registerTrain(program: Command): void {

@@ -214,6 +214,8 @@ export async function populationPass(
   batches: number,
   /** Awaited before each batch: gives a pending signal its turn (and may throw to stop). */
   between?: () => Promise<void>,
+  /** Told the batches done after each one, for a progress display. */
+  onBatch?: (done: number) => void,
 ): Promise<{ batches: number; m: number } | null> {
   try {
     if (net.batchNorms.length === 0) return null;
@@ -225,6 +227,7 @@ export async function populationPass(
         net.forward(batch.x, 'collect');
       });
       tf.dispose([batch.x, batch.y]);
+      onBatch?.(i + 1);
     }
     const counts = net.batchNorms.map((bn) => bn.endPopulation());
     return counts[0];

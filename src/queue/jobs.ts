@@ -66,6 +66,16 @@ export type JobResult = z.infer<typeof JobResultSchema>;
 
 const step = z.number().int().nonnegative();
 
+/** A training run's phase (logging/progress.ts Phase), as the display shows it. */
+const PhaseSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('starting'), detail: z.string().max(500) }),
+  z.strictObject({ kind: z.literal('training') }),
+  z.strictObject({ kind: z.literal('evaluating'), step, final: z.boolean(), statistics: z.enum(['moving', 'population', 'network']) }),
+  z.strictObject({ kind: z.literal('population'), batch: step, batches: step }),
+  z.strictObject({ kind: z.literal('writing-figures') }),
+  z.strictObject({ kind: z.literal('done') }),
+]);
+
 /**
  * The events a worker may report through job progress: the sweep's RunEvents
  * (skipped and finished are the sweep's own, from a job's result), and
@@ -75,6 +85,7 @@ export const ProgressEventSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('launched'), run: RunName, resume: z.boolean() }),
   z.strictObject({ kind: z.literal('started'), run: RunName, fromStep: step, total: step }),
   z.strictObject({ kind: z.literal('progress'), run: RunName, step }),
+  z.strictObject({ kind: z.literal('phase'), run: RunName, step, phase: PhaseSchema }),
   z.strictObject({
     kind: z.literal('evaluated'),
     run: RunName,

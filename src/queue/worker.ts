@@ -64,7 +64,9 @@ function readResultFiles(dir: string): JobResult['files'] {
 
 /** What a worker forwards to the sweep: live events only; how the run ended travels as the job's result. */
 function forwarded(e: RunEvent): ProgressEvent | null {
-  return e.kind === 'launched' || e.kind === 'started' || e.kind === 'progress' || e.kind === 'evaluated' || e.kind === 'requeued' ? e : null;
+  return e.kind === 'launched' || e.kind === 'started' || e.kind === 'progress' || e.kind === 'phase' || e.kind === 'evaluated' || e.kind === 'requeued'
+    ? e
+    : null;
 }
 
 export async function runWorker(opts: WorkerOptions): Promise<number> {

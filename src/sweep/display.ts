@@ -4,6 +4,7 @@
  * times a second. Otherwise (CI, a pipe, a log file): one line per event that
  * matters (started or resumed, each evaluation, and how each run ended).
  */
+import { describePhase, Phase } from '../logging/progress';
 import { RunEvent, RunOutcome, RunSpec } from './events';
 
 export interface SweepDisplay {
@@ -45,6 +46,18 @@ function outcomeNumbers(o: RunOutcome): string {
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 
+/** The state column's few words for a phase that is not plain training: "evaluating", "final eval", "pop 400/1000". */
+export function phaseWords(p: Phase): string | null {
+  switch (p.kind) {
+    case 'evaluating':
+      return p.final ? 'final eval' : 'evaluating';
+    case 'population':
+      return `pop ${p.batch}/${p.batches}`;
+    default:
+      return null;
+  }
+}
+
 /** One line per event, for logs. */
 export class LineDisplay implements SweepDisplay {
   private readonly width: number;
@@ -67,6 +80,11 @@ export class LineDisplay implements SweepDisplay {
         break;
       case 'evaluated':
         say(`step ${e.step}/${total}  test acc ${pct(e.accuracy)}  train loss ${e.trainLoss === null ? '-' : e.trainLoss.toFixed(4)}`);
+        break;
+      case 'phase':
+        // The long silent stretches after the last step: the final evaluations and Algorithm 2's population pass.
+        if ((e.phase.kind === 'evaluating' && e.phase.final) || (e.phase.kind === 'population' && e.phase.batch === 0))
+          say(`step ${e.step}/${total}  ${describePhase(e.phase)}`);
         break;
       case 'skipped':
         say(`skipped: ${describeOutcome(e.outcome)} earlier${outcomeNumbers(e.outcome)}`);
@@ -95,6 +113,8 @@ interface LiveRun {
   /** When training (re)started in this sweep, and at which step: the rate behind the ETA. */
   since: { t: number; step: number } | null;
   note: string;
+  /** What it is doing when not plain training (an evaluation, the population pass), for the state column. */
+  doing: string | null;
 }
 
 const REDRAW_MS = 250;
@@ -111,7 +131,7 @@ export class LiveDisplay implements SweepDisplay {
     specs: RunSpec[],
     private readonly out: NodeJS.WriteStream,
   ) {
-    for (const spec of specs) this.runs.set(spec.id, { spec, state: 'queued', step: 0, accuracy: null, since: null, note: '' });
+    for (const spec of specs) this.runs.set(spec.id, { spec, state: 'queued', step: 0, accuracy: null, since: null, note: '', doing: null });
     this.timer = setInterval(() => this.draw(), REDRAW_MS);
     this.timer.unref();
     this.draw();
@@ -133,10 +153,15 @@ export class LiveDisplay implements SweepDisplay {
         break;
       case 'progress':
         r.step = e.step;
+        r.doing = null;
+        break;
+      case 'phase':
+        r.doing = phaseWords(e.phase);
         break;
       case 'evaluated':
         r.step = e.step;
         r.accuracy = e.accuracy;
+        r.doing = null;
         break;
       case 'skipped':
       case 'finished':
@@ -172,9 +197,9 @@ export class LiveDisplay implements SweepDisplay {
     const nameW = Math.max(...shown.map((r) => r.spec.id.length), 3);
     const stepW = Math.max(...shown.map((r) => `${r.spec.steps}`.length * 2 + 1));
     // The last step is done; the final evaluations (Algorithm 2 for BN nets) are under way.
-    const state = (r: LiveRun) => (r.state === 'running' && r.step >= r.spec.steps ? 'finishing' : r.state);
+    const state = (r: LiveRun) => (r.state !== 'running' ? r.state : (r.doing ?? (r.step >= r.spec.steps ? 'finishing' : r.state)));
     const body = shown.map((r) =>
-      [r.spec.id.padEnd(nameW), `${r.step}/${r.spec.steps}`.padStart(stepW), pct(r.accuracy).padStart(7), state(r).padEnd(11), this.eta(r).padEnd(11), r.note]
+      [r.spec.id.padEnd(nameW), `${r.step}/${r.spec.steps}`.padStart(stepW), pct(r.accuracy).padStart(7), state(r).padEnd(13), this.eta(r).padEnd(11), r.note]
         .join('  ')
         .trimEnd(),
     );

@@ -5,6 +5,7 @@
  * between the two, so the events could as well arrive from a job queue.
  * Everything here is plain JSON.
  */
+import type { Phase } from '../logging/progress';
 
 /** What a config says its runs should show (schema field `expect`). */
 export type Expectation = 'train' | 'diverge';
@@ -48,6 +49,8 @@ export type RunEvent =
   /** Training begins at `fromStep` (non-zero: resumed from a checkpoint). */
   | { kind: 'started'; run: string; fromStep: number; total: number }
   | { kind: 'progress'; run: string; step: number }
+  /** What the run is doing now: training, evaluating, Algorithm 2's population pass k/N. */
+  | { kind: 'phase'; run: string; step: number; phase: Phase }
   | { kind: 'evaluated'; run: string; step: number; accuracy: number; testLoss: number; trainLoss: number | null }
   /** Finished in an earlier sweep; not run again. */
   | { kind: 'skipped'; run: string; outcome: RunOutcome }

@@ -36,7 +36,9 @@ const SIGNAL_EXIT: Record<number, string> = { 130: 'SIGINT', 143: 'SIGTERM' };
 const STDERR_LINES_KEPT = 20;
 
 function isTrainEvent(m: unknown): m is TrainEvent {
-  return isRecord(m) && (m.type === 'start' || m.type === 'step' || m.type === 'eval') && typeof m.step === 'number';
+  return (
+    isRecord(m) && (m.type === 'start' || m.type === 'step' || m.type === 'eval' || (m.type === 'phase' && isRecord(m.phase))) && typeof m.step === 'number'
+  );
 }
 
 /** The child's last error line ("bnrun: ..."), or its last line of any kind. */
@@ -72,6 +74,7 @@ export async function executeRun(spec: RunSpec, opts: ExecuteOptions): Promise<R
     lastStep = m.step;
     if (m.type === 'start' && typeof m.total === 'number') opts.onEvent({ kind: 'started', run: spec.id, fromStep: m.step, total: m.total });
     else if (m.type === 'step') opts.onEvent({ kind: 'progress', run: spec.id, step: m.step });
+    else if (m.type === 'phase') opts.onEvent({ kind: 'phase', run: spec.id, step: m.step, phase: m.phase });
     else if (m.type === 'eval')
       opts.onEvent({ kind: 'evaluated', run: spec.id, step: m.step, accuracy: m.accuracy, testLoss: m.testLoss, trainLoss: m.trainLoss });
   });

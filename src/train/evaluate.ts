@@ -37,6 +37,12 @@ export function evalChunkSize(model: ModelConfig): number {
   return Math.max(1, Math.min(2000, Math.floor(EVAL_BYTES / (4 * floatsPerExample))));
 }
 
+/** What a pass over data lets its caller do between chunks: stop for a signal, show progress. */
+export interface PassHooks {
+  between?: () => Promise<void>;
+  onProgress?: (done: number) => void;
+}
+
 /**
  * Loss and accuracy over the whole test set, and the percentiles of each
  * tracked unit's input over all test examples (and, for a convolutional
@@ -48,15 +54,15 @@ export async function evaluate(
   test: AsyncIterable<EvalChunk>,
   mode: Exclude<BnMode, 'train' | 'collect'>,
   track: TrackSpec,
-  /** Awaited before each chunk: gives a pending signal its turn (and may throw to stop). */
-  between?: () => Promise<void>,
+  /** Awaited before each chunk (a pending signal gets its turn; may throw to stop); told the examples done after each, for a progress display. */
+  hooks: PassHooks = {},
 ): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let n = 0;
   const tracked: Float32Array[] = [];
   for await (const chunk of test) {
-    await between?.();
+    await hooks.between?.();
     const [lossT, predT, unitsT] = tf.tidy(() => {
       const { logits, preActivations } = net.forward(chunk.x, mode);
       const pre = preActivations[track.layer];
@@ -69,6 +75,7 @@ export async function evaluate(
     for (let i = 0; i < pred.length; i++) if (pred[i] === chunk.labels[i]) correct++;
     tracked.push(unitsT.dataSync() as Float32Array);
     tf.dispose([lossT, predT, unitsT]);
+    hooks.onProgress?.(n);
   }
   const all = new Float32Array(tracked.reduce((n, t) => n + t.length, 0));
   tracked.reduce((offset, t) => (all.set(t, offset), offset + t.length), 0);

@@ -5,6 +5,8 @@
  * for live display (step counter, ETA), so losing one is harmless.
  */
 
+import type { Phase } from '../logging/progress';
+
 /** One message from a training process; plain JSON so it crosses IPC as is. */
 export type TrainEvent =
   /** The loop is about to run from `step` (0, or the checkpoint a resume continues from). */
@@ -12,7 +14,9 @@ export type TrainEvent =
   /** Training reached `step` (throttled: at most a few per second). */
   | { type: 'step'; step: number }
   /** An evaluation on the test set was logged at `step`. */
-  | { type: 'eval'; step: number; accuracy: number; testLoss: number; trainLoss: number | null };
+  | { type: 'eval'; step: number; accuracy: number; testLoss: number; trainLoss: number | null }
+  /** The run entered a phase (evaluating, Algorithm 2's population pass k/N, ...) at `step`; population counts are throttled like steps. */
+  | { type: 'phase'; step: number; phase: Phase };
 
 export interface TrainEvents {
   emit(event: TrainEvent): void;
@@ -29,6 +33,7 @@ const STEP_EVERY_MS = 250;
  */
 export class IpcTrainEvents implements TrainEvents {
   private lastStep = 0;
+  private lastPopulation = 0;
   private readonly onDisconnect = () => process.kill(process.pid, 'SIGTERM');
 
   private constructor(private readonly send: NonNullable<typeof process.send>) {
@@ -47,6 +52,12 @@ export class IpcTrainEvents implements TrainEvents {
       const now = performance.now();
       if (now - this.lastStep < STEP_EVERY_MS) return;
       this.lastStep = now;
+    }
+    // The population pass reports every batch; its first and last always go through.
+    if (event.type === 'phase' && event.phase.kind === 'population' && event.phase.batch > 0 && event.phase.batch < event.phase.batches) {
+      const now = performance.now();
+      if (now - this.lastPopulation < STEP_EVERY_MS) return;
+      this.lastPopulation = now;
     }
     if (!process.connected) return;
     // The callback swallows a send that fails because the parent just went away.

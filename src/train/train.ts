@@ -41,6 +41,8 @@ export interface TrainOptions {
   tty?: boolean;
   /** Live progress for a parent process (`bnrun sweep`); the run directory stays the record. */
   events?: TrainEvents | null;
+  /** Signal handling installed by the caller (which then disposes of it); train() installs its own otherwise. */
+  stop?: StopSignal;
 }
 
 export interface RunSummary {
@@ -81,13 +83,15 @@ const AUTO_CHECKPOINT_SECONDS = 60;
 
 export async function train(opts: TrainOptions): Promise<RunSummary> {
   // Installed before anything else and removed after everything, so a signal at any moment ends the run in order.
-  const stop = new StopSignal();
+  // A caller that says something first (the CLI) installs it earlier and passes it in.
+  const stop = opts.stop ?? new StopSignal();
+  const progress = startProgress(opts);
   // Whatever ends the run (a finish, a divergence, a signal, a bad checkpoint), its files and data streams are closed and its lock released.
   const opened: Opened = {};
   try {
     try {
       // 1. Open the run: the network, a verified checkpoint to resume from, the data, then the run directory.
-      const run = await openRun(opts, stop, opened);
+      const run = await openRun(opts, stop, progress, opened);
       // 2. The loop: SGD steps, an evaluation every evalEvery steps, checkpoints; until the last step, a NaN/Inf loss or a signal.
       const diverged = await trainLoop(run, stop);
       // 3. Finish: after the last step, the final evaluations with Algorithm 2's population statistics; then summary.json.
@@ -98,8 +102,20 @@ export async function train(opts: TrainOptions): Promise<RunSummary> {
       await opened.data?.close();
     }
   } finally {
-    stop.dispose();
+    progress.stop();
+    if (!opts.stop) stop.dispose();
   }
+}
+
+/** The progress display, in its first phase (the wait before any step); a sweep's child also sends each phase to the sweep. */
+function startProgress(opts: TrainOptions): Progress {
+  const cfg = opts.config;
+  const { steps, evalEvery, populationBatches, batchSize } = cfg.training;
+  const progress = new Progress({ totalSteps: steps, evalEvery, populationBatches: cfg.model.batchNorm ? populationBatches : null, batchSize }, opts.tty);
+  const events = opts.events;
+  if (events) progress.onPhase = (phase, step) => events.emit({ type: 'phase', step, phase });
+  progress.phase({ kind: 'starting', detail: `loading ${cfg.data.dataset}${opts.resume ? ' and the checkpoint' : ''}, building the network` });
+  return progress;
 }
 
 /** What a run has opened so far and must close, filled in as each is opened. */
@@ -112,7 +128,6 @@ interface Opened {
 class OpenRun {
   readonly cfg: Config;
   readonly steps: number;
-  readonly progress: Progress;
   /** Without BN layers the mode changes nothing; BN nets are monitored with moving averages. */
   readonly monitorMode: 'moving' | 'population';
   /** The step of the last checkpoint written (or resumed from); -1: none yet. */
@@ -134,6 +149,7 @@ class OpenRun {
     readonly data: DataSource,
     readonly batches: BatchStream,
     readonly dir: RunDir,
+    readonly progress: Progress,
     resumed: boolean,
   ) {
     this.cfg = opts.config;
@@ -142,7 +158,6 @@ class OpenRun {
     this.checkpointedAt = resumed ? loop.step : -1;
     // A resumed run's clock continues where it stopped.
     this.t0 = performance.now() - loop.elapsedSeconds * 1000;
-    this.progress = new Progress(this.steps, opts.tty);
   }
 
   /** Seconds since the run first started. */
@@ -153,7 +168,8 @@ class OpenRun {
   /** An evaluation on the test set, logged as a metrics row and activation percentiles; `between` lets a signal in. */
   async record(step: number, between: () => Promise<void>): Promise<void> {
     const { loop, track } = this;
-    const ev = await evaluate(this.net, this.data.test(), this.monitorMode, track, between);
+    this.progress.phase({ kind: 'evaluating', step, final: false, statistics: this.monitorMode === 'moving' ? 'moving' : 'network' });
+    const ev = await evaluate(this.net, this.data.test(), this.monitorMode, track, { between, onProgress: (n) => this.progress.evaluatedExamples(n) });
     const trainLoss = loop.lossCount > 0 ? loop.lossSum / loop.lossCount : null;
     const stepsPerS = loop.lossCount > 0 ? loop.lossCount / loop.sinceEvalSeconds : null;
     this.history.push({ step, accuracy: ev.accuracy });
@@ -167,7 +183,7 @@ class OpenRun {
       stepsPerS,
     });
     this.dir.logActivations(step, track.layer, track.units, ev.unitPercentiles);
-    this.progress.evaluated({ step, loss: trainLoss, accuracy: ev.accuracy, stepsPerS }, this.seconds());
+    this.progress.evaluated({ step, accuracy: ev.accuracy, trainLoss, stepsPerS, elapsedS: this.seconds() });
     this.opts.events?.emit({ type: 'eval', step, accuracy: ev.accuracy, testLoss: ev.loss, trainLoss });
     Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
   }
@@ -196,7 +212,7 @@ class OpenRun {
  * opens the data and then the run directory: each refusal comes before the
  * next thing is touched, so a refused run leaves nothing half-started.
  */
-async function openRun(opts: TrainOptions, stop: StopSignal, opened: Opened): Promise<OpenRun> {
+async function openRun(opts: TrainOptions, stop: StopSignal, progress: Progress, opened: Opened): Promise<OpenRun> {
   const cfg = opts.config;
   // A new run refuses a directory holding another run's files (a lone checkpoint included) before anything loads.
   if (!opts.resume) RunDir.checkNew(opts.outDir);
@@ -240,7 +256,7 @@ async function openRun(opts: TrainOptions, stop: StopSignal, opened: Opened): Pr
     dir = RunDir.create(opts.outDir, cfg);
   }
   opened.dir = dir;
-  return new OpenRun(opts, net, optimizer, track, target, runId, loop, history, data, batches, dir, ckpt !== null);
+  return new OpenRun(opts, net, optimizer, track, target, runId, loop, history, data, batches, dir, progress, ckpt !== null);
 }
 
 /** SGD steps until the last one; returns the step whose loss became NaN/Inf, or null (finished, or stopped by a signal). */
@@ -248,41 +264,38 @@ async function trainLoop(run: OpenRun, stop: StopSignal): Promise<{ step: number
   const { cfg, net, optimizer, loop, batches, progress } = run;
   // Evaluations during training let a signal register but finish; the loop stops after them, at the step boundary.
   const letSignalsIn = async () => void (await stop.requested());
-  progress.start(loop.step);
+  progress.begin(loop.step);
+  progress.phase({ kind: 'training' });
   run.opts.events?.emit({ type: 'start', step: loop.step, total: run.steps });
-  try {
-    if (loop.step === 0 && run.history.length === 0) await run.record(0, letSignalsIn);
-    while (loop.step < run.steps) {
-      const step = loop.step + 1;
-      const lr = learningRateAt(cfg.optimizer, step - 1);
-      const tStep = performance.now();
-      const batch = await batches.next();
-      const loss = trainStep(net, optimizer, batch, lr);
-      tf.dispose([batch.x, batch.y]);
-      const dt = (performance.now() - tStep) / 1000;
-      if (!Number.isFinite(loss)) {
-        run.dir.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: run.seconds(), stepsPerS: null, event: 'diverged' });
-        return { step };
-      }
-      loop.step = step;
-      loop.trainSeconds += dt;
-      loop.sinceEvalSeconds += dt;
-      loop.lossSum += loss;
-      loop.lossCount += 1;
-      progress.tick(step);
-      run.opts.events?.emit({ type: 'step', step });
-      if (step % cfg.training.evalEvery === 0 || step === run.steps) await run.record(step, letSignalsIn);
-      if (run.checkpointDue(step)) run.checkpoint();
-      // Signals are delivered only when the event loop runs; it gets a turn between steps.
-      if (await stop.requested()) {
-        run.checkpoint();
-        break;
-      }
+  if (loop.step === 0 && run.history.length === 0) await run.record(0, letSignalsIn);
+  while (loop.step < run.steps) {
+    const step = loop.step + 1;
+    const lr = learningRateAt(cfg.optimizer, step - 1);
+    const tStep = performance.now();
+    const batch = await batches.next();
+    const loss = trainStep(net, optimizer, batch, lr);
+    tf.dispose([batch.x, batch.y]);
+    const dt = (performance.now() - tStep) / 1000;
+    if (!Number.isFinite(loss)) {
+      run.dir.logMetrics({ step, lr, trainLoss: loss, testLoss: null, testAccuracy: null, elapsedS: run.seconds(), stepsPerS: null, event: 'diverged' });
+      return { step };
     }
-    return null;
-  } finally {
-    progress.stop();
+    loop.step = step;
+    loop.trainSeconds += dt;
+    loop.sinceEvalSeconds += dt;
+    loop.lossSum += loss;
+    loop.lossCount += 1;
+    progress.trained(step, loss);
+    run.opts.events?.emit({ type: 'step', step });
+    if (step % cfg.training.evalEvery === 0 || step === run.steps) await run.record(step, letSignalsIn);
+    if (run.checkpointDue(step)) run.checkpoint();
+    // Signals are delivered only when the event loop runs; it gets a turn between steps.
+    if (await stop.requested()) {
+      run.checkpoint();
+      break;
+    }
   }
+  return null;
 }
 
 /**
@@ -291,18 +304,32 @@ async function trainLoop(run: OpenRun, stop: StopSignal): Promise<{ step: number
  * the pass under way; `stoppedDuring` then names it.
  */
 async function finalPasses(run: OpenRun, stop: StopSignal): Promise<{ final: RunSummary['final']; stoppedDuring: string | null }> {
-  const { cfg, net, data, track, steps } = run;
+  const { cfg, net, data, track, steps, progress } = run;
   // The last step's checkpoint, unless the loop just wrote it (the one before stays the fallback); a resume then redoes just these passes.
   if (run.checkpointedAt !== steps) run.checkpoint();
   await run.batches.close();
   const between = () => stop.stopIfRequested();
+  const finalEvaluation = async (mode: 'moving' | 'population') => {
+    const statistics = mode === 'moving' ? 'moving' : net.batchNorms.length > 0 ? 'population' : 'network';
+    progress.phase({ kind: 'evaluating', step: steps, final: true, statistics });
+    const ev = await evaluate(net, data.test(), mode, track, { between, onProgress: (n) => progress.evaluatedExamples(n) });
+    progress.evaluated({ step: steps, accuracy: ev.accuracy, trainLoss: null, stepsPerS: null });
+    return ev;
+  };
+  const populationBatches = cfg.training.populationBatches;
   let phase = 'the final evaluation';
   try {
-    const moving = net.batchNorms.length > 0 ? await evaluate(net, data.test(), 'moving', track, between) : null;
+    const moving = net.batchNorms.length > 0 ? await finalEvaluation('moving') : null;
     phase = "Algorithm 2's population pass";
-    const population = net.batchNorms.length > 0 ? await populationPass(net, await data.population(), cfg.training.populationBatches, between) : null;
+    let population: { batches: number; m: number } | null = null;
+    if (net.batchNorms.length > 0) {
+      progress.phase({ kind: 'population', batch: 0, batches: populationBatches });
+      const onBatch = (batch: number) => progress.phase({ kind: 'population', batch, batches: populationBatches });
+      population = await populationPass(net, await data.population(), populationBatches, between, onBatch);
+    }
     phase = 'the final evaluation';
-    const exact = await evaluate(net, data.test(), 'population', track, between);
+    const exact = await finalEvaluation('population');
+    progress.phase({ kind: 'done' });
     const final = {
       step: steps,
       accuracy: exact.accuracy,

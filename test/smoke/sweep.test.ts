@@ -64,6 +64,11 @@ describe('bnrun sweep configs/ci/ (real MNIST)', () => {
     );
     // One line per evaluation per run.
     assert.equal(lines.filter((l) => /^ci-mnist-bn +step \d+\/300 +test acc/.test(l)).length, 4, first.stdout);
+    // The silent stretch after the last step is said: the BN run's final evaluations and its population pass, the baseline's one evaluation.
+    assert.match(first.stdout, /^ci-mnist-bn +step 300\/300 +population statistics 0\/50 \(Algorithm 2\)$/m);
+    assert.equal(lines.filter((l) => /^ci-mnist-bn +step 300\/300 +final evaluation on the test set/.test(l)).length, 2, first.stdout);
+    assert.match(first.stdout, /^ci-mnist-baseline +step 300\/300 +final evaluation on the test set$/m);
+    assert.doesNotMatch(first.stdout, /^ci-mnist-baseline .*population/m);
   });
 
   it("prints bnrun compare's Figure 3 table of the sweep and writes the figures", () => {

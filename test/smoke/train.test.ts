@@ -20,7 +20,7 @@ interface Summary {
 
 describe('smoke training on real MNIST (configs/ci)', () => {
   let tmp: string;
-  const runs: Record<string, { dir: string; metrics: Record<string, string>[]; summary: Summary }> = {};
+  const runs: Record<string, { dir: string; metrics: Record<string, string>[]; summary: Summary; stdout: string }> = {};
 
   before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnrun-smoke-'));
@@ -33,6 +33,7 @@ describe('smoke training on real MNIST (configs/ci)', () => {
         dir,
         metrics: readCsv(path.join(dir, 'metrics.csv')),
         summary: JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary,
+        stdout: r.stdout,
       };
     }
   });
@@ -50,6 +51,33 @@ describe('smoke training on real MNIST (configs/ci)', () => {
         assert.equal(Number(r.lr), 0.5);
       }
     }
+  });
+
+  it('without a terminal, says each phase in one line: the start, every evaluation, the population pass and the final evaluations', () => {
+    const bn = runs['mnist-bn'].stdout.split('\n');
+    const at = (re: RegExp) => bn.findIndex((l) => re.test(l));
+    const order = [
+      /^starting: loading mnist, building the network$/,
+      /^step 0\/300 {2}train loss - {2}test acc 0\.\d{4} {2}- steps\/s {2}eval \d+s {2}elapsed \d/,
+      /^step 100\/300 {2}train loss \d\.\d{4} {2}test acc 0\.\d{4} {2}\d+ steps\/s {2}eval \d+s {2}elapsed .* {2}ETA \d/,
+      /^step 300\/300 {2}final evaluation, moving averages: test acc 0\.\d{4}/,
+      /^step 300\/300 {2}population statistics \(Algorithm 2\): 50 training batches through the frozen network/,
+      /^step 300\/300 {2}population statistics done: 50 batches in \d+s$/,
+      /^step 300\/300 {2}final evaluation, population statistics: test acc 0\.\d{4}/,
+      /^done: final test accuracy/,
+    ].map(at);
+    assert.ok(
+      order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1])),
+      `${JSON.stringify(order)}\n${runs['mnist-bn'].stdout}`,
+    );
+    // The population line's accuracy is the one summary.json records.
+    const final = runs['mnist-bn'].summary.final;
+    assert.ok(final);
+    assert.ok(bn.some((l) => l.includes(`final evaluation, population statistics: test acc ${final.accuracy.toFixed(4)}`)));
+    // No BN: no population pass, one final evaluation.
+    const base = runs['mnist-baseline'].stdout;
+    assert.ok(!base.includes('population'), base);
+    assert.match(base, /^step 300\/300 {2}final evaluation: test acc 0\.\d{4}/m);
   });
 
   it('logs the 15/50/85th percentiles of the tracked sigmoid inputs', () => {
