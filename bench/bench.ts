@@ -11,6 +11,7 @@
  *   npm run bench -- --conv-steps 100      # more timed steps for the Inception analogs
  *   npm run bench -- --nets mnist-bn,small-inception --backends wasm
  *   npm run bench -- --cpu-conv            # also the Inception analogs on the cpu backend (minutes)
+ *   npm run bench -- --backends webgpu --nets bn-inception   # full-size BN-Inception, batch 32, on a GPU
  *   npm run bench -- --figure1             # also time the full Figure 1 (both MNIST nets, 50k steps)
  */
 import { spawnSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BACKENDS, BackendRequest, selectBackend } from '../src/backend';
+import { BACKENDS, BackendInfo, BackendRequest, selectBackend } from '../src/backend';
 import { loadConfig } from '../src/config/load';
 import { Config } from '../src/config/schema';
 import { describeModel } from '../src/config/model-plan';
@@ -28,14 +29,16 @@ import { stepHarness } from './step-harness';
 const ROOT = path.resolve(__dirname, '..', '..');
 const TORCH_PYTHON = '/usr/bin/python3';
 
-/** Which PyTorch script times the net: the MLPs and the convnets need different networks and data. */
-type Reference = 'mlp' | 'inception';
+/** Which PyTorch script times the net: the MLPs and the convnets need different networks and data; none for the full-size nets. */
+type Reference = 'mlp' | 'inception' | 'none';
 
 interface BenchNet {
   /** Row label, and the `net` field of the reference script's JSON (torch_inception.py uses the config's name). */
   id: string;
   config: string;
   reference: Reference;
+  /** Full-size ImageNet nets: timed on random 224x224 batches, and only when named in --nets. */
+  full?: boolean;
 }
 
 const NETS: readonly BenchNet[] = [
@@ -43,6 +46,7 @@ const NETS: readonly BenchNet[] = [
   { id: 'mnist-bn', config: 'configs/mnist-bn.json', reference: 'mlp' },
   { id: 'small-inception', config: 'configs/small/inception.json', reference: 'inception' },
   { id: 'small-bn-x5', config: 'configs/small/bn-x5.json', reference: 'inception' },
+  { id: 'bn-inception', config: 'configs/imagenet/bn-baseline.json', reference: 'none', full: true },
 ];
 
 interface Row {
@@ -74,13 +78,17 @@ function arg(name: string, fallback: number): number {
 
 function selectedNets(): BenchNet[] {
   const i = process.argv.indexOf('--nets');
-  if (i < 0) return [...NETS];
+  if (i < 0) return NETS.filter((n) => !n.full);
   const ids = (process.argv[i + 1] ?? '').split(',').filter((s) => s !== '');
   const unknown = ids.filter((id) => !NETS.some((n) => n.id === id));
   if (ids.length === 0 || unknown.length > 0) {
     throw new Error(`--nets: unknown ${unknown.length > 0 ? unknown.join(', ') : '(empty list)'}; choose from ${NETS.map((n) => n.id).join(', ')}`);
   }
   return NETS.filter((n) => ids.includes(n.id));
+}
+
+function explicitBackends(): boolean {
+  return process.argv.includes('--backends');
 }
 
 function selectedBackends(): BackendRequest[] {
@@ -105,14 +113,14 @@ function shippedConfig(net: BenchNet): Config {
 }
 
 /** Times trainStep exactly as the training loop calls it, batch gather and disposal included: median wall and CPU ms. */
-function timeSteps(cfg: Config, warmup: number, timed: number): { wall: number; cpu: number } {
+async function timeSteps(cfg: Config, warmup: number, timed: number): Promise<{ wall: number; cpu: number }> {
   const harness = stepHarness(cfg);
   const times: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < warmup + timed; i++) {
     const t = performance.now();
     const c = process.cpuUsage();
-    harness.step();
+    await harness.step();
     if (i >= warmup) {
       times.push(performance.now() - t);
       const u = process.cpuUsage(c);
@@ -157,7 +165,7 @@ function runTorch(script: string, args: string[]): TorchResult {
 function torchReference(nets: BenchNet[], mlpSteps: number, convSteps: number, convWarmup: number): Map<Reference, TorchResult> {
   const out = new Map<Reference, TorchResult>();
   if (!fs.existsSync(TORCH_PYTHON)) {
-    for (const n of nets) out.set(n.reference, { skipped: `${TORCH_PYTHON} not found` });
+    for (const n of nets) if (n.reference !== 'none') out.set(n.reference, { skipped: `${TORCH_PYTHON} not found` });
     return out;
   }
   const mlp = nets.filter((n) => n.reference === 'mlp');
@@ -289,18 +297,43 @@ async function main(): Promise<void> {
   // An Inception step costs ~100x an MLP step, so the convnets get their own, smaller counts.
   const convTimed = arg('--conv-steps', 50);
   const convWarmup = arg('--conv-warmup', 10);
+  // A full-size step is ~50 small-analog steps of work.
+  const fullTimed = arg('--full-steps', 5);
+  const fullWarmup = arg('--full-warmup', 2);
   const cpuConv = process.argv.includes('--cpu-conv');
   const rows: Row[] = [];
   const skipped: string[] = [];
   const backends = selectedBackends();
   for (const backend of backends) {
+    let info: BackendInfo;
     try {
-      await selectBackend(backend);
+      info = await selectBackend(backend);
     } catch (e) {
       skipped.push(`${backend}: ${(e as Error).message}`);
       continue;
     }
+    if (info.adapter) console.log(`webgpu adapter: ${info.adapter.name}${info.adapter.emulated ? ' (CPU-emulated)' : ''}`);
+    // A CPU-emulated GPU (lavapipe) is far slower than wasm; it is timed only when asked for by name.
+    if (info.adapter?.emulated && !explicitBackends()) {
+      skipped.push(`webgpu: adapter ${info.adapter.name} is CPU-emulated; --backends webgpu times it anyway`);
+      continue;
+    }
     for (const net of nets) {
+      if (net.full) {
+        if (backend === 'cpu') {
+          skipped.push(`cpu ${net.id}: a full-size step would take many minutes on the cpu backend`);
+          continue;
+        }
+        const cfg = shippedConfig(net);
+        try {
+          const t = await timeSteps(cfg, fullWarmup, fullTimed);
+          rows.push({ net, backend, batch: cfg.training.batchSize, msPerStep: t.wall, cpuMsPerStep: t.cpu, steps: fullTimed });
+        } catch (e) {
+          // wasm's heap stops at 4 GB, which batch 32 of the full-size net exceeds.
+          skipped.push(`${backend} ${net.id}: ${(e as Error).message.split('\n')[0]}`);
+        }
+        continue;
+      }
       const conv = net.reference === 'inception';
       if (backend === 'cpu' && conv && !cpuConv) {
         skipped.push(
@@ -314,13 +347,13 @@ async function main(): Promise<void> {
       const n = backend === 'cpu' && conv ? 1 : Math.max(1, Math.ceil((conv ? convTimed : timed) * scale));
       const w = backend === 'cpu' && conv ? 1 : Math.ceil((conv ? convWarmup : warmup) * scale);
       const cfg = shippedConfig(net);
-      const t = timeSteps(cfg, w, n);
+      const t = await timeSteps(cfg, w, n);
       rows.push({ net, backend, batch: cfg.training.batchSize, msPerStep: t.wall, cpuMsPerStep: t.cpu, steps: n });
     }
   }
   const torch = torchReference(nets, Math.max(timed, 1000), Math.max(convTimed, 20), convWarmup);
   console.log(
-    `bnrun bench: median ms per training step after warm-up, real MNIST (MLPs) and Fashion-MNIST (Inception analogs) batches; ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`,
+    `bnrun bench: median ms per training step after warm-up, real MNIST (MLPs) and Fashion-MNIST (Inception analogs) batches, random 224x224 batches (full-size nets); ${os.cpus().length} cores, node ${process.version}, tfjs ${tf.version.tfjs}`,
   );
   for (const [kind, t] of torch) {
     const script = kind === 'mlp' ? 'bench/torch_mlp.py' : 'bench/torch_inception.py';

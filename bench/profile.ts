@@ -23,13 +23,13 @@ async function main(): Promise<void> {
   await selectBackend('wasm');
   const cfg = loadConfig(path.resolve(file));
   const harness = stepHarness(cfg);
-  const step = () => {
-    harness.step();
+  const step = async () => {
+    await harness.step();
   };
   const warmup = arg('--warmup', 5);
   const steps = arg('--steps', 5);
   const byShape = process.argv.includes('--by-shape');
-  for (let i = 0; i < warmup; i++) step();
+  for (let i = 0; i < warmup; i++) await step();
   const totals = new Map<string, { ms: number; calls: number }>();
   let wall = 0;
   let launches = 0;

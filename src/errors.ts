@@ -41,6 +41,13 @@ export class DivergedError extends BnrunError {
   }
 }
 
+/** The machine lacks what a requested backend needs (a driver, a system library, a package). Exit 1. */
+export class BackendError extends BnrunError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
 /** A filesystem operation failed (disk full, permissions, not a directory...). Exit 1; the message names the file. */
 export class FileError extends BnrunError {
   constructor(message: string) {

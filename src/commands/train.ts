@@ -1,7 +1,7 @@
 /** `bnrun train <config>` and `bnrun train --resume <run-dir>`. */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { BACKENDS, BackendRequest, selectBackend } from '../backend';
+import { BACKEND_HELP, BACKENDS, BackendRequest, selectBackend } from '../backend';
 import { loadConfig, Overrides, validateConfig } from '../config/load';
 import { Config } from '../config/schema';
 import { ConfigError } from '../errors';
@@ -81,7 +81,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'override seed', numberArg('--seed'))
     .option('--eval-every <n>', 'override training.evalEvery', numberArg('--eval-every'))
     .option('--out <dir>', 'run directory (default: results/<name>)')
-    .addOption(new Option('--backend <name>', 'tfjs backend; auto: tensorflow if installed, else wasm, else cpu').choices(BACKENDS).default('auto'))
+    .addOption(new Option('--backend <name>', BACKEND_HELP).choices(BACKENDS).default('auto'))
     .option('--no-progress', 'one line per evaluation instead of a progress bar')
     .action(trainCommand);
 }

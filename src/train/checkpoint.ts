@@ -20,6 +20,7 @@ import { DataPosition } from '../data/source';
 import { DataError } from '../errors';
 import { isRecord } from '../json';
 import { writeFileAtomic } from '../logging/files';
+import { readValues } from '../tensor-read';
 
 const MAGIC = 'BNCK';
 const DIGEST_BYTES = 32;
@@ -94,7 +95,10 @@ export function runIdOf(config: unknown): string {
     .digest('hex');
 }
 
-export function saveCheckpoint(dir: string, run: string, loop: LoopState, data: DataPosition, vars: NamedVariable[]): void {
+export async function saveCheckpoint(dir: string, run: string, loop: LoopState, data: DataPosition, vars: NamedVariable[]): Promise<void> {
+  // Every value is read before the file is opened: on webgpu the reads are asynchronous.
+  const values: Float32Array[] = [];
+  for (const { variable } of vars) values.push((await readValues(variable)) as Float32Array);
   const header: CheckpointHeader = { version: 2, run, loop, ...data, tensors: vars.map((v) => ({ name: v.name, shape: v.variable.shape })) };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const lead = Buffer.alloc(8);
@@ -111,10 +115,7 @@ export function saveCheckpoint(dir: string, run: string, loop: LoopState, data: 
     (fd) => {
       write(fd, lead);
       write(fd, json);
-      for (const { variable } of vars) {
-        const values = variable.dataSync() as Float32Array;
-        write(fd, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-      }
+      for (const v of values) write(fd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       fs.writeSync(fd, hash.digest());
     },
     // The newest checkpoint becomes the fallback just before the new one takes its name.

@@ -9,6 +9,7 @@ import { BnMode } from '../layers/batchnorm';
 import { columnPercentiles } from '../metrics';
 import { Network } from '../networks/network';
 import { describeModel } from '../config/model-plan';
+import { readScalar, readValues } from '../tensor-read';
 import { ModelConfig } from '../config/schema';
 import { crossEntropy } from './step';
 
@@ -69,12 +70,15 @@ export async function evaluate(
       const units = tf.reshape(tf.gather(pre, tf.tensor1d(track.units, 'int32'), pre.rank - 1), [-1, track.units.length]);
       return [crossEntropy(logits, chunk.y), tf.argMax(logits, 1), units];
     });
-    lossSum += lossT.dataSync()[0] * chunk.labels.length;
-    n += chunk.labels.length;
-    const pred = predT.dataSync();
-    for (let i = 0; i < pred.length; i++) if (pred[i] === chunk.labels[i]) correct++;
-    tracked.push(unitsT.dataSync() as Float32Array);
-    tf.dispose([lossT, predT, unitsT]);
+    try {
+      lossSum += (await readScalar(lossT)) * chunk.labels.length;
+      n += chunk.labels.length;
+      const pred = await readValues(predT);
+      for (let i = 0; i < pred.length; i++) if (pred[i] === chunk.labels[i]) correct++;
+      tracked.push((await readValues(unitsT)) as Float32Array);
+    } finally {
+      tf.dispose([lossT, predT, unitsT]);
+    }
     hooks.onProgress?.(n);
   }
   const all = new Float32Array(tracked.reduce((n, t) => n + t.length, 0));

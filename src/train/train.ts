@@ -188,10 +188,10 @@ class OpenRun {
     Object.assign(loop, { lossSum: 0, lossCount: 0, sinceEvalSeconds: 0 });
   }
 
-  checkpoint(): void {
+  async checkpoint(): Promise<void> {
     const { loop, net } = this;
     this.checkpointedAt = loop.step;
-    saveCheckpoint(
+    await saveCheckpoint(
       this.opts.outDir,
       this.runId,
       { ...loop, elapsedSeconds: this.seconds(), dropoutRng: net.dropout?.rngState },
@@ -273,7 +273,7 @@ async function trainLoop(run: OpenRun, stop: StopSignal): Promise<{ step: number
     const lr = learningRateAt(cfg.optimizer, step - 1);
     const tStep = performance.now();
     const batch = await batches.next();
-    const loss = trainStep(net, optimizer, batch, lr);
+    const loss = await trainStep(net, optimizer, batch, lr);
     tf.dispose([batch.x, batch.y]);
     const dt = (performance.now() - tStep) / 1000;
     if (!Number.isFinite(loss)) {
@@ -288,10 +288,10 @@ async function trainLoop(run: OpenRun, stop: StopSignal): Promise<{ step: number
     progress.trained(step, loss);
     run.opts.events?.emit({ type: 'step', step });
     if (step % cfg.training.evalEvery === 0 || step === run.steps) await run.record(step, letSignalsIn);
-    if (run.checkpointDue(step)) run.checkpoint();
+    if (run.checkpointDue(step)) await run.checkpoint();
     // Signals are delivered only when the event loop runs; it gets a turn between steps.
     if (await stop.requested()) {
-      run.checkpoint();
+      await run.checkpoint();
       break;
     }
   }
@@ -306,7 +306,7 @@ async function trainLoop(run: OpenRun, stop: StopSignal): Promise<{ step: number
 async function finalPasses(run: OpenRun, stop: StopSignal): Promise<{ final: RunSummary['final']; stoppedDuring: string | null }> {
   const { cfg, net, data, track, steps, progress } = run;
   // The last step's checkpoint, unless the loop just wrote it (the one before stays the fallback); a resume then redoes just these passes.
-  if (run.checkpointedAt !== steps) run.checkpoint();
+  if (run.checkpointedAt !== steps) await run.checkpoint();
   await run.batches.close();
   const between = () => stop.stopIfRequested();
   const finalEvaluation = async (mode: 'moving' | 'population') => {

@@ -30,17 +30,17 @@ describe('tf.memory() stays flat over training steps (wasm)', () => {
   });
 
   for (const c of CASES) {
-    it(c.config, () => {
+    it(c.config, async () => {
       const cfg = loadConfig(path.join(ROOT, c.config), { 'training.batchSize': c.batchSize });
       const harness = stepHarness(cfg);
-      const step = () => {
-        assert.ok(Number.isFinite(harness.step()));
+      const step = async () => {
+        assert.ok(Number.isFinite(await harness.step()));
       };
-      for (let i = 0; i < 2; i++) step();
+      for (let i = 0; i < 2; i++) await step();
       const before = tf.memory();
       const counts: number[] = [];
       for (let i = 0; i < 4; i++) {
-        step();
+        await step();
         counts.push(tf.memory().numTensors);
       }
       const after = tf.memory();
