@@ -1,15 +1,16 @@
 /**
  * selectBackend's fallback chain on this machine's real packages: without a
  * native TensorFlow package `auto` takes wasm and says why; with wasm gone
- * it falls back to cpu; an explicit request that cannot be met is a
- * ConfigError (exit 2) naming the flag. Nothing is mocked: the wasm backend
+ * it falls back to cpu; an explicit request that cannot be met names the
+ * flag: a ConfigError (exit 2) for a package not installed, a BackendError
+ * (exit 1) for a backend that is there but does not start. Nothing is mocked: the wasm backend
  * is unregistered from tfjs for the last part, as a failed wasm build would be.
  */
 import { strict as assert } from 'node:assert';
 import { it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend';
-import { ConfigError } from '../../src/errors';
+import { BackendError, ConfigError } from '../../src/errors';
 
 function installed(pkg: string): boolean {
   try {
@@ -58,7 +59,8 @@ it(
     assert.match(b.reason, /wasm failed to initialise/);
     await assert.rejects(
       selectBackend('wasm'),
-      (e: unknown) => e instanceof ConfigError && e.exitCode === 2 && /--backend wasm: the backend failed to initialise/.test(e.message),
+      // The machine lacks what the backend needs: a runtime error (exit 1), as for --backend webgpu without a driver.
+      (e: unknown) => e instanceof BackendError && e.exitCode === 1 && /--backend wasm: the backend failed to initialise/.test(e.message),
     );
   },
 );
