@@ -109,9 +109,14 @@ export class ProgressModel {
   private readonly t0: number;
   private stepNow = 0;
   private accuracy: number | null = null;
-  // Smoothed training loss and seconds per step (time-weighted, SMOOTHING_S).
-  private lossAvg: number | null = null;
-  private stepS: number | null = null;
+  // Training loss and step rate over the last few seconds: sums whose terms
+  // fade with age (time constant SMOOTHING_S). Ratios of such sums carry no
+  // start-up bias, so a slow first step does not dominate a short run, as it
+  // would in a plain exponential average started from that step.
+  private lossSum = 0;
+  private lossWeight = 0;
+  private stepWeight = 0;
+  private stepSeconds = 0;
   private lastStepAt: number | null = null;
   // Training steps and their seconds since this model started: the rate the ETA uses.
   private trainedSteps = 0;
@@ -164,15 +169,16 @@ export class ProgressModel {
   /** A training step finished with this mini-batch loss. */
   trained(step: number, loss: number): void {
     const t = this.now();
-    if (this.lastStepAt !== null) {
-      const dt = t - this.lastStepAt;
-      const w = 1 - Math.exp(-Math.max(dt, 1e-6) / SMOOTHING_S);
-      this.stepS = this.stepS === null ? dt : this.stepS + w * (dt - this.stepS);
-      this.lossAvg = this.lossAvg === null ? loss : this.lossAvg + w * (loss - this.lossAvg);
+    // A step timed from the previous one counts towards the rate; the first after a phase change only towards the loss.
+    const dt = this.lastStepAt === null ? null : Math.max(t - this.lastStepAt, 0);
+    const fade = dt === null ? 1 : Math.exp(-dt / SMOOTHING_S);
+    this.lossSum = this.lossSum * fade + loss;
+    this.lossWeight = this.lossWeight * fade + 1;
+    if (dt !== null) {
+      this.stepWeight = this.stepWeight * fade + 1;
+      this.stepSeconds = this.stepSeconds * fade + dt;
       this.trainedS += dt;
       this.trainedSteps += 1;
-    } else {
-      this.lossAvg ??= loss;
     }
     this.lastStepAt = t;
     this.stepNow = step;
@@ -219,8 +225,8 @@ export class ProgressModel {
       phase: p,
       step: this.stepNow,
       total: this.plan.totalSteps,
-      loss: this.lossAvg,
-      stepsPerS: this.stepS && this.stepS > 0 ? 1 / this.stepS : null,
+      loss: this.lossWeight > 0 ? this.lossSum / this.lossWeight : null,
+      stepsPerS: this.stepSeconds > 0 ? this.stepWeight / this.stepSeconds : null,
       accuracy: this.accuracy,
       evalExamples: this.evalOpen ? this.evalDone : null,
       testExamples: this.testExamples,

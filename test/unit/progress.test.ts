@@ -181,6 +181,19 @@ describe('loss and steps/s between evaluations', () => {
     );
     assert.match(statusLine(later), /^training \| step 305\/1000 .* 30% \| \d+ steps\/s \| loss 0\.5\d{3} \| test acc 10\.00% \| ETA \d+s$/);
   });
+  it('a slow first step does not dominate a short run', () => {
+    // What a 300-step MNIST run does: the first step compiles the kernels (1 s), the rest take 10 ms.
+    const c = clock();
+    const m = started(BN, c, 0.5, 1, 1);
+    for (let i = 2; i <= 300; i++) {
+      c.advance(0.01);
+      m.trained(i, 0.4);
+    }
+    const s = m.snapshot();
+    // 300 steps in 3.99 s, the slow one 3 s ago: a plain average of step times started from it would say 1.6 steps/s and loss 1.4.
+    assert.ok(s.stepsPerS !== null && s.stepsPerS > 60 && s.stepsPerS < 100, `${s.stepsPerS} steps/s`);
+    assert.ok(s.loss !== null && s.loss < 0.42, `loss ${s.loss}`);
+  });
   it('an evaluation does not count as step time', () => {
     const c = clock();
     const m = started(BN, c, 2, 50, 0.1);
