@@ -43,7 +43,11 @@ it('the shipped Inception configs: GoogLeNet decay every 8 epochs, BN-x5 six tim
   const bnX5 = loadConfig(path.join(CONFIGS, 'imagenet', 'bn-x5.json')).optimizer;
   close(learningRateAt(bnX5, 53_332), 0.0075);
   close(learningRateAt(bnX5, 53_333), 0.0075 * 0.96);
+  // The small analog: five times the small Inception's rate, decayed every 30 steps where Inception decays every 180.
+  const smallBase = loadConfig(path.join(CONFIGS, 'small', 'inception.json')).optimizer;
+  close(learningRateAt(smallBase, 179), smallBase.learningRate);
+  close(learningRateAt(smallBase, 180), smallBase.learningRate * 0.96);
   const small = loadConfig(path.join(CONFIGS, 'small', 'bn-x5.json')).optimizer;
-  close(learningRateAt(small, 29), 0.1);
-  close(learningRateAt(small, 30), 0.1 * 0.96);
+  close(learningRateAt(small, 29), 5 * smallBase.learningRate);
+  close(learningRateAt(small, 30), 5 * smallBase.learningRate * 0.96);
 });
