@@ -150,6 +150,9 @@ describe('interruption and resume (real MNIST runs)', () => {
     const child = start(['train', config, '--out', dir]);
     const done = finished(child);
     await untilStep(dir, 50);
+    // Paused, the writer stays live for as long as the second one takes to start: on a fast machine
+    // the 600 steps could otherwise end first, and the second writer would find a finished run.
+    child.kill('SIGSTOP');
     const second = train(['train', '--resume', dir]);
     assert.equal(second.status, 1);
     assert.match(second.stderr.trim(), new RegExp(`^bnrun: .*locked is being written by process ${child.pid}`));
