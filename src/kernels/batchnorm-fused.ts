@@ -8,8 +8,12 @@
  *
  * x is viewed as [m, C] (channel last, every other axis is the mini-batch),
  * the sums over the mini-batch are taken in float64 and every stored value is
- * rounded to float32. The reference sums in float32, so the two agree to the
- * float32 rounding of an m-term sum (tested in test/unit/batchnorm-fused.test.ts).
+ * rounded to float32. The JavaScript loops below are the specification; for
+ * C a multiple of 4 the full-size loops run as WebAssembly SIMD
+ * (src/kernels/simd/kernels.wat), which gives the same bits 2 to 4 lanes at a
+ * time, and the per-channel work is shared. The op-built reference sums in
+ * float32, so the two agree to the float32 rounding of an m-term sum (both
+ * tested in test/unit/batchnorm-fused.test.ts).
  *
  * Backward, with dl/dxhat_i = dl/dy_i gamma and the two per-channel sums
  * dl/dbeta = sum dl/dy_i and dl/dgamma = sum dl/dy_i xhat_i, the paper's
@@ -18,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float64s, pointer, simdKernels, withScratch } from './simd/module';
 
 export const BN_FORWARD = 'BnrunBatchNormForward';
 export const BN_BACKWARD = 'BnrunBatchNormBackward';
@@ -34,6 +39,31 @@ export interface BnForwardOut {
   invStd: Float32Array;
   movingMean: Float32Array;
   movingVariance: Float32Array;
+}
+
+/**
+ * From the per-channel sums of squared deviations (float64; mu_B already
+ * rounded to float32), sigma2_B, 1/sqrt(sigma2_B + eps) and the moving
+ * averages, per channel. Shared by the JavaScript loops and the SIMD path.
+ */
+function channelStatistics(
+  o: BnForwardOut,
+  sq: Float64Array,
+  mu: Float64Array,
+  m: number,
+  movingMean: Float32Array,
+  movingVariance: Float32Array,
+  a: BnForwardAttrs,
+): void {
+  const fr = Math.fround;
+  const keep = fr(a.decay);
+  const blend = fr(1 - a.decay);
+  for (let j = 0; j < mu.length; j++) {
+    const sigma2 = fr(sq[j] / m); // sigma2_B = 1/m sum (x_i - mu_B)^2
+    o.invStd[j] = 1 / Math.sqrt(sigma2 + a.epsilon); // 1 / sqrt(sigma2_B + eps)
+    o.movingMean[j] = fr(movingMean[j] * keep) + fr(mu[j] * blend);
+    o.movingVariance[j] = fr(movingVariance[j] * keep) + fr(sigma2 * blend);
+  }
 }
 
 /** Algorithm 1 forward on plain arrays, x as [x.length / C, C] with C = gamma.length. */
@@ -59,14 +89,7 @@ export function bnForwardInto(
       s2[j] += d * d;
     }
   }
-  const keep = fr(a.decay);
-  const blend = fr(1 - a.decay);
-  for (let j = 0; j < c; j++) {
-    const sigma2 = fr(s2[j] / m); // sigma2_B = 1/m sum (x_i - mu_B)^2
-    o.invStd[j] = 1 / Math.sqrt(sigma2 + a.epsilon); // 1 / sqrt(sigma2_B + eps)
-    o.movingMean[j] = fr(movingMean[j] * keep) + fr(mu[j] * blend);
-    o.movingVariance[j] = fr(movingVariance[j] * keep) + fr(sigma2 * blend);
-  }
+  channelStatistics(o, s2, mu, m, movingMean, movingVariance, a);
   const invStd = o.invStd;
   for (let i = 0; i < x.length; i += c) {
     for (let j = 0; j < c; j++) {
@@ -74,6 +97,30 @@ export function bnForwardInto(
       o.xhat[i + j] = xhat;
       o.y[i + j] = fr(xhat * gamma[j]) + beta[j]; // y_i = gamma xhat_i + beta
     }
+  }
+}
+
+/**
+ * From the per-channel sums sum dl/dy_i and sum dl/dy_i xhat_i (float64):
+ * dl/dbeta and dl/dgamma, and the per-channel factors of dl/dx_i (the sums
+ * become means in place). Shared by the JavaScript loops and the SIMD path.
+ */
+function channelGradients(
+  dgamma: Float32Array,
+  dbeta: Float32Array,
+  scale: Float64Array,
+  sb: Float64Array,
+  sg: Float64Array,
+  m: number,
+  invStd: Float32Array,
+  gamma: Float32Array,
+): void {
+  for (let j = 0; j < gamma.length; j++) {
+    dbeta[j] = sb[j];
+    dgamma[j] = sg[j];
+    scale[j] = gamma[j] * invStd[j];
+    sb[j] /= m;
+    sg[j] /= m;
   }
 }
 
@@ -98,16 +145,57 @@ export function bnBackwardInto(
     }
   }
   const scale = new Float64Array(c);
-  for (let j = 0; j < c; j++) {
-    dbeta[j] = sb[j];
-    dgamma[j] = sg[j];
-    scale[j] = gamma[j] * invStd[j];
-    sb[j] /= m;
-    sg[j] /= m;
-  }
+  channelGradients(dgamma, dbeta, scale, sb, sg, m, invStd, gamma);
   for (let i = 0; i < dy.length; i += c) {
     for (let j = 0; j < c; j++) dx[i + j] = scale[j] * (dy[i + j] - sb[j] - xhat[i + j] * sg[j]);
   }
+}
+
+/**
+ * The same two passes with the full-size loops in SIMD (kernels.wat), for C a
+ * multiple of 4 (every network bnrun ships); per-channel work stays here.
+ * Gives bnForwardInto's and bnBackwardInto's results to the last bit
+ * (test/unit/batchnorm-fused.test.ts).
+ */
+function bnForwardSimd(b: BackendWasm, x: tf.TensorInfo, ins: tf.TensorInfo[], outs: tf.TensorInfo[], a: BnForwardAttrs): void {
+  const [gamma, beta, movingMean, movingVariance] = ins;
+  const c = gamma.shape[0];
+  const m = tf.util.sizeFromShape(x.shape) / c;
+  const k = simdKernels(b);
+  const p = (t: tf.TensorInfo) => pointer(b, t);
+  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+  withScratch(b, 4 * c, (at) => {
+    const [sum, sq, mu, inv] = [0, 1, 2, 3].map((i) => at + 8 * c * i);
+    k.channelSum(p(x), m, c, sum);
+    const muV = float64s(b, mu, c);
+    float64s(b, sum, c).forEach((s, j) => (muV[j] = Math.fround(s / m))); // mu_B = 1/m sum x_i
+    k.channelSquaredDeviation(p(x), m, c, mu, sq);
+    const [y, xhat, invStd, mm, mv] = outs;
+    const o = { y: v(y), xhat: v(xhat), invStd: v(invStd), movingMean: v(mm), movingVariance: v(mv) };
+    channelStatistics(o, float64s(b, sq, c), muV, m, v(movingMean), v(movingVariance), a);
+    float64s(b, inv, c).set(o.invStd);
+    k.normalize(p(x), m, c, mu, inv, p(gamma), p(beta), p(xhat), p(y));
+  });
+}
+
+function bnBackwardSimd(b: BackendWasm, dy: tf.TensorInfo, xhat: tf.TensorInfo, invStd: tf.TensorInfo, gamma: tf.TensorInfo, outs: tf.TensorInfo[]): void {
+  const c = gamma.shape[0];
+  const m = tf.util.sizeFromShape(dy.shape) / c;
+  const k = simdKernels(b);
+  const p = (t: tf.TensorInfo) => pointer(b, t);
+  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+  withScratch(b, 3 * c, (at) => {
+    const [sb, sg, scale] = [0, 1, 2].map((i) => at + 8 * c * i);
+    k.gradientSums(p(dy), p(xhat), m, c, sb, sg);
+    const [dx, dgamma, dbeta] = outs;
+    channelGradients(v(dgamma), v(dbeta), float64s(b, scale, c), float64s(b, sb, c), float64s(b, sg, c), m, v(invStd), v(gamma));
+    k.inputGradient(p(dy), p(xhat), m, c, scale, sb, sg, p(dx));
+  });
+}
+
+/** The SIMD path needs whole 4-lane groups of channels in every row. */
+function simdChannels(c: number): boolean {
+  return c % 4 === 0;
 }
 
 function wasmBackend(backend: unknown, name: string): BackendWasm {
@@ -132,6 +220,10 @@ const forwardKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     throw new Error(`${BN_FORWARD}: per-channel inputs of shape [${c}]`);
   // Allocate first: growing the wasm heap detaches views taken before it.
   const outs = [b.makeOutput(x.shape, 'float32'), b.makeOutput(x.shape, 'float32'), ...[0, 1, 2].map(() => b.makeOutput([c], 'float32'))];
+  if (simdChannels(c)) {
+    bnForwardSimd(b, x, [gamma, beta, movingMean, movingVariance], outs, attrs as unknown as BnForwardAttrs);
+    return outs;
+  }
   const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
   const [y, xhat, invStd, mm, mv] = outs.map(v);
   bnForwardInto(
@@ -151,6 +243,10 @@ const backwardKernel: tf.KernelFunc = ({ inputs, backend }) => {
   const [dy, xhat, invStd, gamma] = float32Inputs(BN_BACKWARD, inputs, ['dy', 'xhat', 'invStd', 'gamma']);
   const c = gamma.shape[0];
   const outs = [b.makeOutput(dy.shape, 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+  if (simdChannels(c)) {
+    bnBackwardSimd(b, dy, xhat, invStd, gamma, outs);
+    return outs;
+  }
   const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
   const [dx, dgamma, dbeta] = outs.map(v);
   bnBackwardInto(dx, dgamma, dbeta, v(dy), v(xhat), v(invStd), v(gamma));

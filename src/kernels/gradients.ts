@@ -1,12 +1,11 @@
 /**
  * Gradient overrides for tfjs 4.22, registered once on import.
  *
- * BatchMatMul: the stock gradient multiplies with transposed-operand flags,
- * and tfjs-wasm's matMul is ~10x slower with either flag set than on
- * explicitly transposed operands (60x784 by 60x100: 3.2 ms vs 0.28 ms). On
- * wasm the gradient therefore transposes explicitly; other backends keep the
- * flags. Each input's gradient stays lazy, so a network input that needs no
- * gradient (the data) costs nothing.
+ * BatchMatMul: the gradient is two products with transposed-operand flags,
+ * which every backend runs natively (on wasm, bnrun's GEMM reads a
+ * transposed A by strides: src/kernels/wasm-matmul.ts). Unlike the stock
+ * gradient, each input's gradient stays lazy, so a network input that needs
+ * no gradient (the data) costs nothing.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -16,9 +15,7 @@ function matMulGrad(dy: T, saved: T[], attrs: tf.NamedAttrMap): Record<string, (
   const [a, b] = saved;
   const transposeA = Boolean(attrs.transposeA);
   const transposeB = Boolean(attrs.transposeB);
-  const explicit = tf.getBackend() === 'wasm';
-  // mm(x, tx, y, ty) = op(x) . op(y), transposing by copy on wasm.
-  const mm = (x: T, tx: boolean, y: T, ty: boolean): T => (explicit ? tf.matMul(tx ? tf.transpose(x) : x, ty ? tf.transpose(y) : y) : tf.matMul(x, y, tx, ty));
+  const mm = (x: T, tx: boolean, y: T, ty: boolean): T => tf.matMul(x, y, tx, ty);
   // C = op(a) op(b): d op(a) = dy op(b)^T and d op(b) = op(a)^T dy, transposed back where op transposed.
   if (!transposeA && !transposeB) return { a: () => mm(dy, false, b, true), b: () => mm(a, true, dy, false) };
   if (!transposeA && transposeB) return { a: () => mm(dy, false, b, false), b: () => mm(dy, true, a, false) };

@@ -11,10 +11,13 @@ import { registerSigmoidGrad } from './sigmoid-grad';
 import { registerSoftmaxCrossEntropy } from './softmax-xent';
 import { registerWasmConvFixes } from './wasm-conv';
 import { registerWasmIdentity } from './wasm-identity';
+import { registerWasmMatMul } from './wasm-matmul';
 
 export function registerKernels(): void {
   // The matMul gradient decides most of a training step's time on wasm.
   registerGradientOverrides();
+  // Matrix products without XNNPACK's per-call packing of B (wasm).
+  registerWasmMatMul();
   // Training a convnet on wasm needs a filter-gradient kernel and an exact max-pool gradient;
   // the convolution and pooling gradients also replace slow stock kernels.
   registerWasmConvFixes();

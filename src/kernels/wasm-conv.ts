@@ -91,8 +91,7 @@ export function conv2dFilterGradient(x: T4, dy: T4, info: Conv2DInfo): T4 {
   return tf.tidy(() => {
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0 && oh === h && ow === w) {
       const m = n * h * w;
-      // Explicit transpose: wasm's matMul is ~10x slower with a transpose flag (src/kernels/gradients.ts).
-      const dw = tf.matMul(tf.transpose(tf.reshape(x, [m, ci])), tf.reshape(dy, [m, co]));
+      const dw = tf.matMul(tf.reshape(x, [m, ci]), tf.reshape(dy, [m, co]), true, false);
       return tf.reshape(dw, [1, 1, ci, co]) as T4;
     }
     if (n > 1 && kh * kw * ci * oh * ow * n > maxPatchEntries) return sumOverBatchChunks(x, dy, info);
@@ -118,14 +117,14 @@ export function conv2dInputGradient(dy: T4, filter: T4, info: Conv2DInfo): T4 {
   const { top, left } = info.padInfo;
   return tf.tidy(() => {
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0 && info.outHeight === h && info.outWidth === w) {
-      const dx = tf.matMul(tf.reshape(dy, [n * h * w, co]), tf.transpose(tf.reshape(filter, [ci, co])));
+      const dx = tf.matMul(tf.reshape(dy, [n * h * w, co]), tf.reshape(filter, [ci, co]), false, true);
       return tf.reshape(dx, [n, h, w, ci]) as T4;
     }
     if (sh > 1 || sw > 1) {
       // Strided: the dilated dy below would be mostly zeros; dX = col2im(dY W^T) touches only real entries.
       if (n > 1 && kh * kw * ci * info.outHeight * info.outWidth * n > maxPatchEntries) return concatOverBatchChunks(dy, filter, info);
       const m = n * info.outHeight * info.outWidth;
-      const cols = tf.matMul(tf.reshape(dy, [m, co]), tf.transpose(tf.reshape(filter, [kh * kw * ci, co])));
+      const cols = tf.matMul(tf.reshape(dy, [m, co]), tf.reshape(filter, [kh * kw * ci, co]), false, true);
       return computeInto([n, h, w, ci], [cols], (out, c) => col2imInto(out, c, info)) as T4;
     }
     const spread = spreadForTransposed(dy, h, w, kh, kw, sh, sw, top, left);

@@ -177,3 +177,53 @@ describe('the fused kernels on plain arrays', () => {
     }
   });
 });
+
+describe('the SIMD path (C a multiple of 4) against the JavaScript loops', () => {
+  for (const shape of [
+    [60, 100],
+    [16, 6, 6, 8],
+    [3, 7, 7, 32],
+  ]) {
+    it(`${JSON.stringify(shape)}: forward and backward outputs match to the last bit`, async () => {
+      assert.ok(await tf.setBackend('wasm'));
+      registerKernels();
+      const c = shape[shape.length - 1];
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = data(size, 5, 2, 3);
+      const gamma = Float32Array.from(data(c, 6, 1, 0.5), (v) => 1 + v);
+      const beta = data(c, 7, 0.5);
+      const mm = data(c, 8);
+      const mv = Float32Array.from(data(c, 9), (v) => 1 + Math.abs(v));
+      const dy = data(size, 10);
+      const attrs = { epsilon: 1e-3, decay: 0.9 };
+      const [simdFwd, simdBwd] = tf.tidy(() => {
+        const outs = tf
+          .engine()
+          .runKernel(
+            BN_FORWARD,
+            { x: tf.tensor(x, shape), gamma: tf.tensor1d(gamma), beta: tf.tensor1d(beta), movingMean: tf.tensor1d(mm), movingVariance: tf.tensor1d(mv) },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor[];
+        const grads = tf
+          .engine()
+          .runKernel(BN_BACKWARD, { dy: tf.tensor(dy, shape), xhat: outs[1], invStd: outs[2], gamma: tf.tensor1d(gamma) }) as tf.Tensor[];
+        return [outs.map((t) => t.dataSync() as Float32Array), grads.map((t) => t.dataSync() as Float32Array)];
+      });
+      const o = {
+        y: new Float32Array(size),
+        xhat: new Float32Array(size),
+        invStd: new Float32Array(c),
+        movingMean: new Float32Array(c),
+        movingVariance: new Float32Array(c),
+      };
+      bnForwardInto(o, x, gamma, beta, mm, mv, attrs);
+      const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+      [o.y, o.xhat, o.invStd, o.movingMean, o.movingVariance].forEach((want, i) => assert.deepEqual(bits(simdFwd[i]), bits(want), `forward output ${i}`));
+      const dx = new Float32Array(size);
+      const dgamma = new Float32Array(c);
+      const dbeta = new Float32Array(c);
+      bnBackwardInto(dx, dgamma, dbeta, dy, o.xhat, o.invStd, gamma);
+      [dx, dgamma, dbeta].forEach((want, i) => assert.deepEqual(bits(simdBwd[i]), bits(want), `backward output ${i}`));
+    });
+  }
+});

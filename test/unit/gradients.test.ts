@@ -1,16 +1,16 @@
 /**
  * The matMul gradient override (src/kernels/gradients.ts) gives the same
  * gradients as the stock formula, for every transpose combination, on wasm
- * (explicit transposes) and cpu (flags), against a float64 reference.
+ * (bnrun's GEMM, src/kernels/wasm-matmul.ts) and cpu, against a float64 reference.
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerGradientOverrides } from '../../src/kernels/gradients';
+import { registerKernels } from '../../src/kernels/register';
 import { Rng } from '../../src/rng';
 
-registerGradientOverrides();
+registerKernels();
 
 type Mat = number[][];
 const T = (a: Mat): Mat => a[0].map((_, j) => a.map((row) => row[j]));

@@ -1,0 +1,101 @@
+/**
+ * The SIMD kernels (kernels.wat, assembled to kernels.wasm by the build)
+ * instantiated on the wasm backend's heap: they import tfjs-backend-wasm's
+ * memory, so they read and write tensors where they lie, by pointer. Loaded
+ * on first use, once per heap.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+/** The exports of kernels.wat; every pointer is a byte offset into the heap. */
+export interface SimdKernels {
+  sgdUpdate(
+    w: number,
+    g: number,
+    v: number,
+    wOut: number,
+    vOut: number,
+    n: number,
+    lr: number,
+    mu: number,
+    lambda: number,
+    momentum: number,
+    decay: number,
+  ): void;
+  channelSum(x: number, rows: number, c: number, sum: number): void;
+  channelSquaredDeviation(x: number, rows: number, c: number, mu: number, sq: number): void;
+  normalize(x: number, rows: number, c: number, mu: number, invStd: number, gamma: number, beta: number, xhat: number, y: number): void;
+  gradientSums(dy: number, xhat: number, rows: number, c: number, sb: number, sg: number): void;
+  gemm(a: number, sai4: number, sak4: number, b: number, c: number, m: number, n: number, k: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+  inputGradient(dy: number, xhat: number, rows: number, c: number, scale: number, sb: number, sg: number, dx: number): void;
+}
+
+/** The part of the WebAssembly JS API used here (TypeScript declares it in lib "dom" only, which this project leaves out). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: object };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** What bnrun uses of the emscripten module behind BackendWasm (not in its typings). */
+interface Heap {
+  HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
+  asm?: { memory?: WasmMemory };
+}
+
+const WASM_FILE = path.join(__dirname, 'kernels.wasm');
+let compiled: object | null = null;
+const instances = new WeakMap<WasmMemory, SimdKernels>();
+
+function heap(backend: BackendWasm): Heap {
+  return backend.wasm as unknown as Heap;
+}
+
+/** The kernels on this backend's heap. */
+export function simdKernels(backend: BackendWasm): SimdKernels {
+  const memory = heap(backend).asm?.memory;
+  if (!(memory instanceof wasm.Memory)) throw new Error('tfjs-backend-wasm does not expose its memory (asm.memory): the SIMD kernels need it');
+  let kernels = instances.get(memory);
+  if (!kernels) {
+    if (!fs.existsSync(WASM_FILE)) throw new Error(`${WASM_FILE} is missing: run \`npm run build\` (it assembles src/kernels/simd/kernels.wat)`);
+    compiled ??= new wasm.Module(fs.readFileSync(WASM_FILE));
+    kernels = new wasm.Instance(compiled, { env: { memory } }).exports as unknown as SimdKernels;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
+
+/** `n` float64 values on the heap at byte offset `at`, as a view (valid until the heap grows). */
+export function float64s(backend: BackendWasm, at: number, n: number): Float64Array {
+  return new Float64Array(heap(backend).HEAPU8.buffer, at, n);
+}
+
+/** A tensor's address on the heap. */
+export function pointer(backend: BackendWasm, t: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(t).byteOffset;
+}
+
+/**
+ * Runs `f` with `doubles` zeroed float64 slots on the heap at `at` (byte
+ * offset), freed afterwards. Allocating can grow the heap, which detaches
+ * typed-array views taken before: `f` takes its views itself.
+ */
+export function withScratch<T>(backend: BackendWasm, doubles: number, f: (at: number) => T): T {
+  const h = heap(backend);
+  const at = h._malloc(doubles * 8) >>> 0;
+  try {
+    new Float64Array(h.HEAPU8.buffer, at, doubles).fill(0);
+    return f(at);
+  } finally {
+    h._free(at);
+  }
+}
