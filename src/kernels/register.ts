@@ -9,6 +9,7 @@ import { registerGradientOverrides } from './gradients';
 import { registerSgdUpdate } from './sgd-update';
 import { registerSigmoidGrad } from './sigmoid-grad';
 import { registerSoftmaxCrossEntropy } from './softmax-xent';
+import { registerWasmConcat } from './wasm-concat';
 import { registerWasmConvFixes } from './wasm-conv';
 import { registerWasmIdentity } from './wasm-identity';
 import { registerWasmMatMul } from './wasm-matmul';
@@ -18,6 +19,8 @@ export function registerKernels(): void {
   registerGradientOverrides();
   // Matrix products without XNNPACK's per-call packing of B (wasm).
   registerWasmMatMul();
+  // Inception's branch concatenation and its gradient as block copies (wasm).
+  registerWasmConcat();
   // Training a convnet on wasm needs a filter-gradient kernel and an exact max-pool gradient;
   // the convolution and pooling gradients also replace slow stock kernels.
   registerWasmConvFixes();

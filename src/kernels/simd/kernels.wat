@@ -172,6 +172,36 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $row))))
 
+  ;; ---------------------------------------------------------------- concatenation and split
+  ;; dst[r, j] = src[r, j] for r < rows, j < w, between row strides srcStride and dstStride (floats):
+  ;; one input of a concatenation along the last axis, or one output of a split along it.
+  (func (export "copyBlock") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32) (param $rows i32) (param $w i32)
+    (local $j i32) (local $w4 i32) (local $srcRow i32) (local $dstRow i32)
+    (local.set $srcStride (i32.shl (local.get $srcStride) (i32.const 2)))
+    (local.set $dstStride (i32.shl (local.get $dstStride) (i32.const 2)))
+    (local.set $w (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $w4 (i32.and (local.get $w) (i32.const -16)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $vecDone
+          (loop $vec
+            (br_if $vecDone (i32.ge_u (local.get $j) (local.get $w4)))
+            (v128.store (i32.add (local.get $dst) (local.get $j)) (v128.load (i32.add (local.get $src) (local.get $j))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $vec)))
+        (block $oneDone
+          (loop $one
+            (br_if $oneDone (i32.ge_u (local.get $j) (local.get $w)))
+            (f32.store (i32.add (local.get $dst) (local.get $j)) (f32.load (i32.add (local.get $src) (local.get $j))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $one)))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
   ;; ---------------------------------------------------------------- SGD
   ;; g' = g + lambda w (decay != 0) or g;  v <- mu v + g';  w <- w - lr v  (mu = 0: w <- w - lr g').
   ;; momentum = 0 reads and writes no velocity; decay = 0 adds no decay term (0 w is not always 0).

@@ -29,6 +29,7 @@ export interface SimdKernels {
   normalize(x: number, rows: number, c: number, mu: number, invStd: number, gamma: number, beta: number, xhat: number, y: number): void;
   gradientSums(dy: number, xhat: number, rows: number, c: number, sb: number, sg: number): void;
   gemm(a: number, sai4: number, sak4: number, b: number, c: number, m: number, n: number, k: number): void;
+  copyBlock(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   inputGradient(dy: number, xhat: number, rows: number, c: number, scale: number, sb: number, sg: number, dx: number): void;
 }
