@@ -164,7 +164,7 @@ function bnForwardSimd(b: BackendWasm, x: tf.TensorInfo, ins: tf.TensorInfo[], o
   const k = simdKernels(b);
   const p = (t: tf.TensorInfo) => pointer(b, t);
   const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
-  withScratch(b, 4 * c, (at) => {
+  withScratch(b, 4 * 8 * c, (at) => {
     const [sum, sq, mu, inv] = [0, 1, 2, 3].map((i) => at + 8 * c * i);
     k.channelSum(p(x), m, c, sum);
     const muV = float64s(b, mu, c);
@@ -184,7 +184,7 @@ function bnBackwardSimd(b: BackendWasm, dy: tf.TensorInfo, xhat: tf.TensorInfo, 
   const k = simdKernels(b);
   const p = (t: tf.TensorInfo) => pointer(b, t);
   const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
-  withScratch(b, 3 * c, (at) => {
+  withScratch(b, 3 * 8 * c, (at) => {
     const [sb, sg, scale] = [0, 1, 2].map((i) => at + 8 * c * i);
     k.gradientSums(p(dy), p(xhat), m, c, sb, sg);
     const [dx, dgamma, dbeta] = outs;

@@ -45,7 +45,7 @@ function makeKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const gemm = (bRowMajor: number) => kernels.gemm(pointer(backend, a), sai4, sak4, bRowMajor, pointer(backend, out), m, n, k);
     if (!transposeB) gemm(pointer(backend, b));
     else
-      withScratch(backend, Math.ceil((k * n) / 2), (at) => {
+      withScratch(backend, 4 * k * n, (at) => {
         kernels.transpose(pointer(backend, b), n, k, at);
         gemm(at);
       });

@@ -11,6 +11,7 @@ import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** The exports of kernels.wat; every pointer is a byte offset into the heap. */
 export interface SimdKernels {
+  // SGD (src/kernels/sgd-update.ts)
   sgdUpdate(
     w: number,
     g: number,
@@ -24,14 +25,18 @@ export interface SimdKernels {
     momentum: number,
     decay: number,
   ): void;
+  // BN forward (src/kernels/batchnorm-fused.ts)
   channelSum(x: number, rows: number, c: number, sum: number): void;
   channelSquaredDeviation(x: number, rows: number, c: number, mu: number, sq: number): void;
   normalize(x: number, rows: number, c: number, mu: number, invStd: number, gamma: number, beta: number, xhat: number, y: number): void;
+  // BN backward
   gradientSums(dy: number, xhat: number, rows: number, c: number, sb: number, sg: number): void;
-  gemm(a: number, sai4: number, sak4: number, b: number, c: number, m: number, n: number, k: number): void;
-  copyBlock(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number): void;
-  transpose(src: number, rows: number, cols: number, dst: number): void;
   inputGradient(dy: number, xhat: number, rows: number, c: number, scale: number, sb: number, sg: number, dx: number): void;
+  // matrix products (src/kernels/wasm-matmul.ts)
+  gemm(a: number, sai4: number, sak4: number, b: number, c: number, m: number, n: number, k: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+  // concatenation and split (src/kernels/wasm-concat.ts)
+  copyBlock(src: number, srcStride: number, dst: number, dstStride: number, rows: number, w: number): void;
 }
 
 /** The part of the WebAssembly JS API used here (TypeScript declares it in lib "dom" only, which this project leaves out). */
@@ -86,15 +91,15 @@ export function pointer(backend: BackendWasm, t: tf.TensorInfo): number {
 }
 
 /**
- * Runs `f` with `doubles` zeroed float64 slots on the heap at `at` (byte
- * offset), freed afterwards. Allocating can grow the heap, which detaches
+ * Runs `f` with `bytes` of zeroed scratch on the heap at `at` (a byte offset,
+ * 8-aligned), freed afterwards. Allocating can grow the heap, which detaches
  * typed-array views taken before: `f` takes its views itself.
  */
-export function withScratch<T>(backend: BackendWasm, doubles: number, f: (at: number) => T): T {
+export function withScratch<T>(backend: BackendWasm, bytes: number, f: (at: number) => T): T {
   const h = heap(backend);
-  const at = h._malloc(doubles * 8) >>> 0;
+  const at = h._malloc(bytes) >>> 0;
   try {
-    new Float64Array(h.HEAPU8.buffer, at, doubles).fill(0);
+    h.HEAPU8.fill(0, at, at + bytes);
     return f(at);
   } finally {
     h._free(at);
