@@ -22,7 +22,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { float64s, pointer, simdKernels, withScratch } from './simd/module';
+import { simdKernels } from './simd/module';
+import { float32s, float64s, pointer, withScratch } from './wasm-heap';
 
 export const BN_FORWARD = 'BnrunBatchNormForward';
 export const BN_BACKWARD = 'BnrunBatchNormBackward';
@@ -163,8 +164,8 @@ function bnForwardSimd(b: BackendWasm, x: tf.TensorInfo, ins: tf.TensorInfo[], o
   const m = tf.util.sizeFromShape(x.shape) / c;
   const k = simdKernels(b);
   const p = (t: tf.TensorInfo) => pointer(b, t);
-  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
-  withScratch(b, 4 * 8 * c, (at) => {
+  const v = (t: tf.TensorInfo) => float32s(b, t);
+  withScratch(b, 4 * 8 * c, true, (at) => {
     const [sum, sq, mu, inv] = [0, 1, 2, 3].map((i) => at + 8 * c * i);
     k.channelSum(p(x), m, c, sum);
     const muV = float64s(b, mu, c);
@@ -183,8 +184,8 @@ function bnBackwardSimd(b: BackendWasm, dy: tf.TensorInfo, xhat: tf.TensorInfo, 
   const m = tf.util.sizeFromShape(dy.shape) / c;
   const k = simdKernels(b);
   const p = (t: tf.TensorInfo) => pointer(b, t);
-  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
-  withScratch(b, 3 * 8 * c, (at) => {
+  const v = (t: tf.TensorInfo) => float32s(b, t);
+  withScratch(b, 3 * 8 * c, true, (at) => {
     const [sb, sg, scale] = [0, 1, 2].map((i) => at + 8 * c * i);
     k.gradientSums(p(dy), p(xhat), m, c, sb, sg);
     const [dx, dgamma, dbeta] = outs;
@@ -224,7 +225,7 @@ const forwardKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     bnForwardSimd(b, x, [gamma, beta, movingMean, movingVariance], outs, attrs as unknown as BnForwardAttrs);
     return outs;
   }
-  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+  const v = (t: tf.TensorInfo) => float32s(b, t);
   const [y, xhat, invStd, mm, mv] = outs.map(v);
   bnForwardInto(
     { y, xhat, invStd, movingMean: mm, movingVariance: mv },
@@ -247,7 +248,7 @@ const backwardKernel: tf.KernelFunc = ({ inputs, backend }) => {
     bnBackwardSimd(b, dy, xhat, invStd, gamma, outs);
     return outs;
   }
-  const v = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
+  const v = (t: tf.TensorInfo) => float32s(b, t);
   const [dx, dgamma, dbeta] = outs.map(v);
   bnBackwardInto(dx, dgamma, dbeta, v(dy), v(xhat), v(invStd), v(gamma));
   return outs;

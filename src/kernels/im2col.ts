@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float32s } from './wasm-heap';
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
@@ -96,7 +97,7 @@ export function computeInto(shape: number[], inputs: tf.Tensor[], fill: (out: Fl
   if (backend instanceof BackendWasm) {
     // Allocate first: growing the wasm heap detaches views taken before it.
     const out = backend.makeOutput(shape, 'float32');
-    const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+    const view = (t: tf.TensorInfo) => float32s(backend, t);
     fill(view(out), ...inputs.map(view));
     return tf.engine().makeTensorFromTensorInfo(out);
   }

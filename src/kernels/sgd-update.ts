@@ -13,7 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { pointer, simdKernels } from './simd/module';
+import { simdKernels } from './simd/module';
+import { pointer } from './wasm-heap';
 
 export const SGD_UPDATE = 'BnrunSgdUpdate';
 

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float32s } from './wasm-heap';
 
 export const SIGMOID_GRAD = 'BnrunSigmoidGrad';
 
@@ -22,7 +23,7 @@ const kernel: tf.KernelFunc = ({ inputs, backend }) => {
   if (!dy || !y || dy.dtype !== 'float32' || y.dtype !== 'float32' || dy.shape.join() !== y.shape.join())
     throw new Error(`${SIGMOID_GRAD}: float32 dy and y of one shape`);
   const dx = backend.makeOutput(dy.shape, 'float32');
-  const v = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const v = (t: tf.TensorInfo) => float32s(backend, t);
   sigmoidGradInto(v(dx), v(dy), v(y));
   return dx;
 };

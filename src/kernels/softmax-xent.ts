@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float32s } from './wasm-heap';
 
 export const SOFTMAX_XENT = 'BnrunSoftmaxCrossEntropy';
 
@@ -52,7 +53,7 @@ const kernel: tf.KernelFunc = ({ inputs, backend }) => {
   // Allocate first: growing the wasm heap detaches views taken before it.
   const loss = backend.makeOutput([], 'float32');
   const grad = backend.makeOutput(logits.shape, 'float32');
-  const v = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const v = (t: tf.TensorInfo) => float32s(backend, t);
   v(loss)[0] = softmaxCrossEntropyInto(v(grad), v(logits), v(labels), logits.shape[1]);
   return [loss, grad];
 };

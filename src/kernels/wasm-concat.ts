@@ -11,7 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { pointer, simdKernels } from './simd/module';
+import { simdKernels } from './simd/module';
+import { pointer } from './wasm-heap';
 
 const lastAxis = (axis: unknown, rank: number): boolean => tf.util.parseAxisParam(axis as number, new Array<number>(rank).fill(1))[0] === rank - 1;
 

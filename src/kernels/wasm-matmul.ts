@@ -15,7 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { pointer, simdKernels, withScratch } from './simd/module';
+import { simdKernels } from './simd/module';
+import { pointer, withScratch } from './wasm-heap';
 
 /** [rows, cols] of a rank-2 tensor or of a batch of one matrix; null for anything else. */
 function matrix(t: tf.TensorInfo): [number, number] | null {
@@ -45,7 +46,7 @@ function makeKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const gemm = (bRowMajor: number) => kernels.gemm(pointer(backend, a), sai4, sak4, bRowMajor, pointer(backend, out), m, n, k);
     if (!transposeB) gemm(pointer(backend, b));
     else
-      withScratch(backend, 4 * k * n, (at) => {
+      withScratch(backend, 4 * k * n, false, (at) => {
         kernels.transpose(pointer(backend, b), n, k, at);
         gemm(at);
       });

@@ -25,6 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { float32s } from './wasm-heap';
 
 type T4 = tf.Tensor4D;
 type PoolInfo = ReturnType<typeof tf.backend_util.computePool2DInfo>;
@@ -182,7 +183,7 @@ export const maxPoolGradKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => 
   // Allocate first: growing the wasm heap detaches views taken before it.
   const dx = backend.makeOutput(x.shape, 'float32');
   // Views of the heap, no copies; nothing below allocates on the heap.
-  const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  const view = (t: tf.TensorInfo) => float32s(backend, t);
   maxPoolGradientInto(view(dx), view(x), view(y), view(dy), info);
   return dx;
 };

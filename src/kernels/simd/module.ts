@@ -6,8 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapMemory, WasmMemory } from '../wasm-heap';
 
 /** The exports of kernels.wat; every pointer is a byte offset into the heap. */
 export interface SimdKernels {
@@ -40,9 +40,6 @@ export interface SimdKernels {
 }
 
 /** The part of the WebAssembly JS API used here (TypeScript declares it in lib "dom" only, which this project leaves out). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
 interface WasmApi {
   Memory: abstract new (...args: never[]) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
@@ -50,25 +47,13 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** What bnrun uses of the emscripten module behind BackendWasm (not in its typings). */
-interface Heap {
-  HEAPU8: Uint8Array;
-  _malloc(bytes: number): number;
-  _free(pointer: number): void;
-  asm?: { memory?: WasmMemory };
-}
-
 const WASM_FILE = path.join(__dirname, 'kernels.wasm');
 let compiled: object | null = null;
 const instances = new WeakMap<WasmMemory, SimdKernels>();
 
-function heap(backend: BackendWasm): Heap {
-  return backend.wasm as unknown as Heap;
-}
-
 /** The kernels on this backend's heap. */
 export function simdKernels(backend: BackendWasm): SimdKernels {
-  const memory = heap(backend).asm?.memory;
+  const memory = heapMemory(backend);
   if (!(memory instanceof wasm.Memory)) throw new Error('tfjs-backend-wasm does not expose its memory (asm.memory): the SIMD kernels need it');
   let kernels = instances.get(memory);
   if (!kernels) {
@@ -78,30 +63,4 @@ export function simdKernels(backend: BackendWasm): SimdKernels {
     instances.set(memory, kernels);
   }
   return kernels;
-}
-
-/** `n` float64 values on the heap at byte offset `at`, as a view (valid until the heap grows). */
-export function float64s(backend: BackendWasm, at: number, n: number): Float64Array {
-  return new Float64Array(heap(backend).HEAPU8.buffer, at, n);
-}
-
-/** A tensor's address on the heap. */
-export function pointer(backend: BackendWasm, t: tf.TensorInfo): number {
-  return backend.typedArrayFromHeap(t).byteOffset;
-}
-
-/**
- * Runs `f` with `bytes` of zeroed scratch on the heap at `at` (a byte offset,
- * 8-aligned), freed afterwards. Allocating can grow the heap, which detaches
- * typed-array views taken before: `f` takes its views itself.
- */
-export function withScratch<T>(backend: BackendWasm, bytes: number, f: (at: number) => T): T {
-  const h = heap(backend);
-  const at = h._malloc(bytes) >>> 0;
-  try {
-    h.HEAPU8.fill(0, at, at + bytes);
-    return f(at);
-  } finally {
-    h._free(at);
-  }
 }
