@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { simdKernels } from './simd/module';
 import { pointer } from './wasm-heap';
+import { overrideWasmKernel } from './wasm-override';
 
 const lastAxis = (axis: unknown, rank: number): boolean => tf.util.parseAxisParam(axis as number, new Array<number>(rank).fill(1))[0] === rank - 1;
 
@@ -32,9 +33,10 @@ function concatKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const out = backend.makeOutput([...parts[0].shape.slice(0, -1), c], 'float32');
     const rows = tf.util.sizeFromShape(parts[0].shape.slice(0, -1));
     const k = simdKernels(backend);
+    const dst = pointer(backend, out);
     let offset = 0;
     parts.forEach((t, i) => {
-      if (widths[i] > 0 && rows > 0) k.copyBlock(pointer(backend, t), widths[i], pointer(backend, out) + 4 * offset, c, rows, widths[i]);
+      if (widths[i] > 0 && rows > 0) k.copyBlock(pointer(backend, t), widths[i], dst + 4 * offset, c, rows, widths[i]);
       offset += widths[i];
     });
     return out;
@@ -52,9 +54,10 @@ function splitKernel(stock: tf.KernelFunc): tf.KernelFunc {
     const rows = tf.util.sizeFromShape(x.shape.slice(0, -1));
     const k = simdKernels(backend);
     const outs = sizes.map((w) => backend.makeOutput([...x.shape.slice(0, -1), w], 'float32'));
+    const src = pointer(backend, x);
     let offset = 0;
     outs.forEach((o, i) => {
-      if (sizes[i] > 0 && rows > 0) k.copyBlock(pointer(backend, x) + 4 * offset, c, pointer(backend, o), sizes[i], rows, sizes[i]);
+      if (sizes[i] > 0 && rows > 0) k.copyBlock(src + 4 * offset, c, pointer(backend, o), sizes[i], rows, sizes[i]);
       offset += sizes[i];
     });
     return outs;
@@ -66,13 +69,6 @@ let registered = false;
 export function registerWasmConcat(): void {
   if (registered) return;
   registered = true;
-  for (const [name, make] of [
-    [tf.Concat, concatKernel],
-    [tf.SplitV, splitKernel],
-  ] as const) {
-    const stock = tf.getKernel(name, 'wasm');
-    if (!stock) continue;
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: make(stock.kernelFunc) });
-  }
+  overrideWasmKernel(tf.Concat, concatKernel);
+  overrideWasmKernel(tf.SplitV, splitKernel);
 }

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { simdKernels } from './simd/module';
 import { pointer, withScratch } from './wasm-heap';
+import { overrideWasmKernel } from './wasm-override';
 
 /** [rows, cols] of a rank-2 tensor or of a batch of one matrix; null for anything else. */
 function matrix(t: tf.TensorInfo): [number, number] | null {
@@ -59,8 +60,5 @@ let registered = false;
 export function registerWasmMatMul(): void {
   if (registered) return;
   registered = true;
-  const stock = tf.getKernel(tf.BatchMatMul, 'wasm');
-  if (!stock) return;
-  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  tf.registerKernel({ kernelName: tf.BatchMatMul, backendName: 'wasm', kernelFunc: makeKernel(stock.kernelFunc) });
+  overrideWasmKernel(tf.BatchMatMul, makeKernel);
 }
